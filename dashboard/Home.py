@@ -1,0 +1,26 @@
+"""Router: page config, the shared sidebar, and the list of pages. Content lives in views/."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/Home.py` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard.ui.course import HOME_VIEW, built_chapters  # noqa: E402
+from dashboard.ui.i18n import t  # noqa: E402
+from dashboard.ui.sidebar import device_panel, language_switch  # noqa: E402
+
+language_switch()
+st.set_page_config(page_title=t("common.app_title"), page_icon="🎲", layout="wide")
+
+pages = [st.Page(HOME_VIEW, title=t("home.nav"), icon=":material/map:", default=True)]
+pages += [
+    st.Page(chapter.view, title=t(f"home.chapters.{chapter.key}.title"), icon=chapter.icon, url_path=chapter.key)
+    for chapter in built_chapters()
+]
+page = st.navigation(pages)
+device_panel()
+page.run()

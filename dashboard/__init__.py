@@ -1,0 +1,1 @@
+"""The Streamlit front end. Start it with ``streamlit run dashboard/Home.py``."""

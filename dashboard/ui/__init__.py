@@ -1,0 +1,1 @@
+"""Widgets, figure builders and translations shared by the pages."""

@@ -1,0 +1,65 @@
+"""Home: the course as a map, and a card per chapter (unbuilt chapters say "coming soon")."""
+
+import html
+
+import streamlit as st
+
+from dashboard.ui.course import CHAPTERS
+from dashboard.ui.i18n import t
+
+
+def course_map_html() -> str:
+    """The story line as a row of boxes and labelled arrows (built chapters filled, the rest dashed)."""
+    parts = []
+    for number, chapter in enumerate(CHAPTERS, start=1):
+        if number > 1:
+            label = html.escape(t(f"home.map.edge_{CHAPTERS[number - 2].key}"))
+            parts.append(f'<div class="arrow"><span>{label}</span><b>&#10230;</b></div>')
+        state = "ready" if chapter.view else "soon"
+        title = html.escape(t(f"home.chapters.{chapter.key}.title"))
+        parts.append(f'<div class="step {state}"><small>{number}</small>{title}</div>')
+    return MAP_STYLE + '<div class="course-map">' + "".join(parts) + "</div>"
+
+
+MAP_STYLE = """<style>
+.course-map {display: flex; align-items: center; gap: 0.25rem; overflow-x: auto; margin: 0.5rem 0 1rem;}
+.course-map .step {flex: 1 1 0; min-width: 6rem; padding: 0.7rem 0.6rem; border-radius: 0.7rem;
+  text-align: center; font-weight: 600; font-size: 1.05rem; line-height: 1.25;}
+.course-map .step small {display: block; font-size: 0.8rem; font-weight: 400; opacity: 0.7;}
+.course-map .ready {background: #dbeafe; border: 2px solid #2563eb;}
+.course-map .soon {border: 2px dashed #94a3b8; color: #475569;}
+.course-map .arrow {display: flex; flex-direction: column; align-items: center; flex: 0 0 5.5rem;
+  color: #475569; font-size: 0.8rem; text-align: center;}
+.course-map .arrow b {font-size: 1.6rem; line-height: 1;}
+</style>"""
+
+
+def chapter_card(number: int, chapter) -> None:
+    prefix = f"home.chapters.{chapter.key}"
+    with st.container(border=True):
+        text, equation = st.columns([1, 1], vertical_alignment="center")
+        with text:
+            st.subheader(f"{number}. {t(prefix + '.title')}", anchor=False)
+            if chapter.view:
+                st.badge(t("home.ready"), icon=":material/check:", color="green")
+            else:
+                st.badge(t("home.coming_soon"), icon=":material/schedule:", color="gray")
+            st.markdown(t(prefix + ".blurb"))
+            if chapter.view:
+                st.page_link(chapter.view, label=t("home.open"), icon=":material/arrow_forward:")
+        with equation:
+            st.latex(t(prefix + ".equation"))
+
+
+st.title(t("home.title"), anchor=False)
+st.markdown(t("home.lead"))
+
+st.header(t("home.map.title"), anchor=False)
+st.html(course_map_html())
+st.caption(t("home.map.caption"))
+
+for number, chapter in enumerate(CHAPTERS, start=1):
+    chapter_card(number, chapter)
+
+st.header(t("home.howto.title"), anchor=False)
+st.markdown(t("home.howto.body"))

@@ -1,0 +1,18 @@
+"""engine: the numbers behind the generative-models explainer.
+
+A pure library (numpy / scipy / torch; never streamlit or plotly), so a notebook gets exactly
+the numbers the dashboard shows. Import the module you need; nothing heavy loads here:
+
+    from engine.distributions import Normal, Mixture
+    from engine import divergences
+    divergences.kl(Normal(0, 1), Normal(1, 2))
+
+Modules:
+    distributions  1D toy distributions: pdf/logpdf, cdf, ppf, sample(n, rng)
+    divergences    KL, reverse KL, JS, TV, W1, W2 between 1D distributions (nats)
+    transport      sample-based optimal transport (1D and equal-size 2D point sets)
+    projections    fitting one Gaussian by forward vs reverse KL (mode covering vs seeking)
+    device         cuda > mps > cpu selection and the torch thread cap
+"""
+
+__version__ = "0.1.0"
