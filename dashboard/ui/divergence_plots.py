@@ -86,13 +86,21 @@ def coupling_figure(x, p, q, x_p, x_q, *, labels: dict, height: int = 340) -> go
 SWEEP_PANELS = ("kl", "js", "tv", "w")
 
 
-def sweep_figure(thetas, curves: dict, derivatives: dict, theta_now: float, *, labels: dict,
-                 height: int = 520) -> go.Figure:
+def _isolated_marker_sizes(values) -> list[int]:
+    """Marker size 8 for finite points whose neighbours are both gaps (a lone point draws no line)."""
+    finite = np.isfinite(np.asarray(values, dtype=float))
+    left = np.r_[False, finite[:-1]]
+    right = np.r_[finite[1:], False]
+    return [8 if f and not (l or r) else 0 for f, l, r in zip(finite, left, right)]
+
+
+def sweep_figure(sweep, theta_now: float, *, labels: dict, height: int = 520) -> go.Figure:
     """Small multiples: each divergence against the shift θ (top) and its slope d/dθ (bottom).
 
-    ``curves`` and ``derivatives`` map a series key (kl_pq, kl_qp, js, tv, w1, w2) to arrays;
-    infinite values become gaps, marked by a red band labelled ∞ in the KL panel.
+    ``sweep`` is an ``engine.divergences.ShiftSweep``. Infinite values become gaps, and the
+    θ where KL(P‖Q) is infinite get a red band in the KL panel.
     """
+    thetas = sweep.thetas
     fig = make_subplots(rows=2, cols=4, shared_xaxes=True, vertical_spacing=0.1, horizontal_spacing=0.06,
                         subplot_titles=[labels[f"panel_{k}"] for k in SWEEP_PANELS] + [""] * 4)
     groups = {"kl": ("kl_pq", "kl_qp"), "js": ("js",), "tv": ("tv",), "w": ("w1", "w2")}
@@ -101,13 +109,19 @@ def sweep_figure(thetas, curves: dict, derivatives: dict, theta_now: float, *, l
     for col, panel in enumerate(SWEEP_PANELS, start=1):
         for key in groups[panel]:
             color, dash = styles[key]
-            for row, series in ((1, curves), (2, derivatives)):
-                fig.add_scatter(x=thetas, y=finite_or_none(series[key]), name=labels[key], legendgroup=key,
+            for row, series in ((1, getattr(sweep, key)), (2, getattr(sweep, f"d_{key}"))):
+                fig.add_scatter(x=thetas, y=finite_or_none(series), name=labels[key], legendgroup=key,
                                 showlegend=row == 1, line=dict(color=color, dash=dash, width=2),
+                                mode="lines+markers", marker=dict(size=_isolated_marker_sizes(series)),
                                 row=row, col=col)
-        for lo, hi in _infinite_spans(np.asarray(thetas), np.asarray(curves["kl_pq"])):
-            if panel == "kl":
-                fig.add_vrect(x0=lo, x1=hi, fillcolor=rgba(COLORS["bad"], 0.12), line_width=0, row=1, col=1)
+    for lo, hi in _infinite_spans(thetas, sweep.kl_pq):
+        fig.add_vrect(x0=lo, x1=hi, fillcolor=rgba(COLORS["bad"], 0.12), line_width=0, row=1, col=1)
+    if np.isinf(sweep.kl_pq).any():
+        fig.add_annotation(text=labels["kl_infinite"], xref="x domain", yref="y domain", x=0.5, y=0.9,
+                           showarrow=False, font=dict(color=COLORS["bad"], size=14), row=1, col=1)
+    kl_finite = np.concatenate([sweep.kl_pq[np.isfinite(sweep.kl_pq)], sweep.kl_qp[np.isfinite(sweep.kl_qp)]])
+    if kl_finite.size and kl_finite.max() < 1e-9:  # only the point θ = 0 is finite: keep 0 visible at the bottom
+        fig.update_yaxes(range=[-0.05, 1.0], row=1, col=1)
     fig.add_hline(y=float(np.log(2.0)), line=dict(color=COLORS["muted"], dash="dot"), row=1, col=2,
                   annotation_text="log 2", annotation_position="bottom right")
     fig.add_hline(y=1.0, line=dict(color=COLORS["muted"], dash="dot"), row=1, col=3,

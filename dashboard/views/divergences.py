@@ -13,33 +13,21 @@ import streamlit as st
 from dashboard.ui import divergence_plots as plots
 from dashboard.ui.controls import DistSpec, distribution_controls
 from dashboard.ui.i18n import t
-from dashboard.ui.plotting import COLORS, format_value
+from dashboard.ui.plotting import COLORS, format_value, plot_grid
 from engine import divergences as D
 from engine import projections, toy2d, transport
 from engine.distributions import Normal, Uniform, two_normal_mixture
 
 DEFAULT_P = DistSpec("mixture", location=0.0, scale=0.6, weight=0.5, separation=3.0)
-DEFAULT_Q = DistSpec("normal", location=1.0, scale=1.0)
-GRID_POINTS = 600
+DEFAULT_Q = DistSpec("normal", location=1.0, scale=1.3)
 SWEEP_THETAS = np.linspace(-4.0, 4.0, 161)  # odd count: θ = 0 is on the grid
-
-
-def plot_grid(*dists, points: int = GRID_POINTS) -> np.ndarray:
-    """x-values covering every distribution's effective support, with a small margin."""
-    lo = min(d.effective_support[0] for d in dists)
-    hi = max(d.effective_support[1] for d in dists)
-    pad = 0.05 * (hi - lo)
-    grid = np.linspace(lo - pad, hi + pad, points)
-    # Uniform edges on the grid itself, so the jumps are drawn vertical rather than slanted.
-    edges = [e for d in dists for e in getattr(d, "jumps", ())]
-    return np.unique(np.concatenate([grid, edges, np.nextafter(edges, -np.inf)])) if edges else grid
 
 
 def series_labels() -> dict:
     return {key: t(f"divergences.series.{key}") for key in
             ("p", "q", "m", "density", "cdf", "cdf_p", "cdf_q", "moves", "kl_pq", "kl_qp", "js", "tv", "w1", "w2",
              "value", "slope", "panel_kl", "panel_js", "panel_tv", "panel_w", "forward", "reverse", "mean",
-             "log_std", "objective", "colorbar", "path", "end")}
+             "log_std", "objective", "colorbar", "path", "end", "kl_infinite")}
 
 
 def metric_row(report: D.Divergences) -> None:
@@ -110,7 +98,7 @@ def move_q_away(labels: dict) -> None:
         curves = D.integrands(base, shifted, x)
         st.plotly_chart(plots.densities_figure(x, curves.p, curves.q, curves.m, labels=labels, height=240),
                         key="sweep_densities")
-    st.plotly_chart(plots.sweep_figure(sweep.thetas, sweep.values, sweep.slopes, theta, labels=labels),
+    st.plotly_chart(plots.sweep_figure(sweep, theta, labels=labels),
                     key="sweep_figure")
     st.markdown(t("divergences.sweep.takeaway"))
 
@@ -136,9 +124,9 @@ def two_d_examples(labels: dict) -> None:
             exact = transport.parallel_lines_divergences(theta)
             a, b = transport.parallel_lines(theta, n, rng=0)
             plan = transport.wasserstein_samples(a, b, order=1)
-            st.metric("KL(P₀‖P_θ)", format_value(exact.kl))
-            st.metric("JS(P₀, P_θ)", format_value(exact.js), help=t("divergences.two_d.js_help"))
-            st.metric("W₁(P₀, P_θ)", format_value(exact.w1))
+            st.metric(r"$\mathrm{KL}(P_0\|P_\theta)$", format_value(exact.kl_pq))
+            st.metric(r"$\mathrm{JS}(P_0, P_\theta)$", format_value(exact.js), help=t("divergences.two_d.js_help"))
+            st.metric(r"$W_1(P_0, P_\theta)$", format_value(exact.w1))
             st.caption(t("divergences.two_d.sample_w1", value=plan.distance, n=n))
         with picture:
             st.plotly_chart(plots.transport_figure(a, b, plan.rows, plan.cols, labels=labels), key="lines_plot")
@@ -208,12 +196,14 @@ def mode_covering_vs_seeking(labels: dict) -> None:
 
 def model_map() -> None:
     st.header(t("divergences.models.title"), anchor=False)
-    columns = st.columns(3)
-    for column, key in zip(columns, ("kl", "js", "w")):
-        with column, st.container(border=True):
-            st.subheader(t(f"divergences.models.{key}_title"), anchor=False)
-            st.latex(t(f"divergences.models.{key}_equation"))
-            st.markdown(t(f"divergences.models.{key}_body"))
+    for key in ("kl", "js", "w"):
+        with st.container(border=True):
+            equation, text = st.columns([1, 1], vertical_alignment="center")
+            with equation:
+                st.subheader(t(f"divergences.models.{key}_title"), anchor=False)
+                st.latex(t(f"divergences.models.{key}_equation"))
+            with text:
+                st.markdown(t(f"divergences.models.{key}_body"))
 
 
 st.title(t("divergences.title"), anchor=False)
