@@ -1,89 +1,92 @@
 """Figures for the Divergences page. Inputs are arrays from ``engine.divergences`` and labels
-already translated by the page; nothing here computes a divergence."""
+already translated by the page; nothing here computes a divergence.
+
+Traces are plain dicts and each figure is built in one constructor call (see
+``plotting.base_figure``): the page redraws these on every slider move.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from dashboard.ui.plotting import COLORS, base_figure, finite_or_none, rgba
+from dashboard.ui.plotting import (COLORS, band, base_figure, finite_or_none, horizontal_line, rgba,
+                                   subplot_grid, vertical_line)
 
 
 def _infinite_spans(x: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
     """Contiguous x-intervals where ``values`` is +inf (P has mass where Q has none)."""
     inf = np.isposinf(values)
-    spans, start = [], None
-    for xi, flag in zip(x, inf):
-        if flag and start is None:
-            start = xi
-        elif not flag and start is not None:
-            spans.append((start, xi))
-            start = None
-    if start is not None:
-        spans.append((start, x[-1]))
-    return spans
+    starts = np.flatnonzero(inf & ~np.r_[False, inf[:-1]])
+    ends = np.flatnonzero(inf & ~np.r_[inf[1:], False])
+    return [(float(x[a]), float(x[b])) for a, b in zip(starts, ends)]
+
+
+def _line(x, y, name: str, color: str, **extra) -> dict:
+    return dict(type="scatter", x=x, y=y, name=name, mode="lines",
+                line=dict(color=color, width=extra.pop("width", 2.5), dash=extra.pop("dash", "solid")), **extra)
 
 
 def densities_figure(x, p, q, m, *, labels: dict, height: int = 320) -> go.Figure:
     """P and Q filled, their mixture M dashed (M is what JS compares both to)."""
     fig = base_figure(height, x_title="x", y_title=labels["density"])
-    fig.add_scatter(x=x, y=p, name=labels["p"], line=dict(color=COLORS["p"], width=2.5),
-                    fill="tozeroy", fillcolor=rgba(COLORS["p"], 0.15))
-    fig.add_scatter(x=x, y=q, name=labels["q"], line=dict(color=COLORS["q"], width=2.5),
-                    fill="tozeroy", fillcolor=rgba(COLORS["q"], 0.15))
-    fig.add_scatter(x=x, y=m, name=labels["m"], line=dict(color=COLORS["m"], width=1.5, dash="dash"))
+    fig.add_traces([
+        _line(x, p, labels["p"], COLORS["p"], fill="tozeroy", fillcolor=rgba(COLORS["p"], 0.15)),
+        _line(x, q, labels["q"], COLORS["q"], fill="tozeroy", fillcolor=rgba(COLORS["q"], 0.15)),
+        _line(x, m, labels["m"], COLORS["m"], width=1.5, dash="dash"),
+    ])
     return fig
 
 
 def integrand_figure(x, values, *, color: str, y_title: str, infinite_label: str, height: int = 230):
     """The pointwise integrand: its signed area is the divergence. Regions where it is +inf
     (KL with P > 0 = Q) are shaded red and labelled instead of being drawn."""
-    fig = base_figure(height, x_title="x", y_title=y_title)
-    fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=10, b=10))
-    fig.add_scatter(x=x, y=finite_or_none(values), line=dict(color=color, width=2),
-                    fill="tozeroy", fillcolor=rgba(color, 0.25), connectgaps=False)
-    for lo, hi in _infinite_spans(np.asarray(x), np.asarray(values)):
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=rgba(COLORS["bad"], 0.15), line_width=0,
-                      annotation_text=infinite_label, annotation_position="top left",
-                      annotation_font_color=COLORS["bad"])
-    fig.add_hline(y=0, line=dict(color=COLORS["muted"], width=1))
+    spans = _infinite_spans(np.asarray(x), np.asarray(values))
+    fig = base_figure(
+        height, x_title="x", y_title=y_title, showlegend=False,
+        shapes=[horizontal_line(0.0)] + [band(lo, hi, COLORS["bad"]) for lo, hi in spans],
+        annotations=[dict(x=lo, xref="x", y=1, yref="y domain", text=infinite_label, showarrow=False,
+                          xanchor="left", font=dict(color=COLORS["bad"])) for lo, _ in spans],
+    )
+    fig.add_traces([_line(x, finite_or_none(values), y_title, color, width=2, fill="tozeroy",
+                          fillcolor=rgba(color, 0.25), connectgaps=False)])
     return fig
 
 
 def cdf_figure(x, cdf_p, cdf_q, *, labels: dict, height: int = 300) -> go.Figure:
     """Both CDFs with the area between them shaded: that area is W1."""
-    fig = base_figure(height, x_title="x", y_title=labels["cdf"])
-    fig.add_scatter(x=x, y=cdf_p, name=labels["cdf_p"], line=dict(color=COLORS["p"], width=2.5))
-    fig.add_scatter(x=x, y=cdf_q, name=labels["cdf_q"], line=dict(color=COLORS["q"], width=2.5),
-                    fill="tonexty", fillcolor=rgba(COLORS["accent"], 0.25))
-    fig.update_yaxes(range=[-0.02, 1.02])
+    fig = base_figure(height, x_title="x", y_title=labels["cdf"], legend=dict(traceorder="normal"),
+                      yaxis=dict(range=[-0.02, 1.02]))
+    fig.add_traces([
+        _line(x, cdf_p, labels["cdf_p"], COLORS["p"]),
+        _line(x, cdf_q, labels["cdf_q"], COLORS["q"], fill="tonexty", fillcolor=rgba(COLORS["accent"], 0.25)),
+    ])
     return fig
 
 
 def coupling_figure(x, p, q, x_p, x_q, *, labels: dict, height: int = 340) -> go.Figure:
     """The monotone (quantile) coupling: P drawn above, Q mirrored below, and a line from each
     quantile of P to the same quantile of Q. W_p averages the lengths of these moves."""
-    scale = 1.0 / max(float(np.max(p)), float(np.max(q)), 1e-12)
-    fig = base_figure(height, x_title="x")
-    fig.update_layout(hovermode="closest")
-    fig.add_scatter(x=x, y=1.0 + 0.8 * scale * np.asarray(p), name=labels["p"], line=dict(color=COLORS["p"], width=2))
-    fig.add_scatter(x=x, y=-0.8 * scale * np.asarray(q), name=labels["q"], line=dict(color=COLORS["q"], width=2))
-    xs, ys = [], []
-    for a, b in zip(x_p, x_q):
-        xs += [a, b, None]
-        ys += [1.0, 0.0, None]
-    fig.add_scatter(x=xs, y=ys, mode="lines", name=labels["moves"], hoverinfo="skip",
-                    line=dict(color=rgba(COLORS["accent"], 0.8), width=1.5))
-    fig.add_scatter(x=x_p, y=np.ones_like(x_p), mode="markers", showlegend=False,
-                    marker=dict(color=COLORS["p"], size=6), hoverinfo="x")
-    fig.add_scatter(x=x_q, y=np.zeros_like(x_q), mode="markers", showlegend=False,
-                    marker=dict(color=COLORS["q"], size=6), hoverinfo="x")
-    fig.update_yaxes(showticklabels=False, range=[-0.9, 1.9])
+    scale = 0.8 / max(float(np.max(p)), float(np.max(q)), 1e-12)
+    moves_x = np.column_stack([x_p, x_q, np.full(len(x_p), np.nan)]).ravel()
+    moves_y = np.tile([1.0, 0.0, np.nan], len(x_p))
+    fig = base_figure(height, x_title="x", hovermode="closest",
+                      yaxis=dict(showticklabels=False, range=[-0.9, 1.9], zeroline=False))
+    fig.add_traces([
+        _line(x, 1.0 + scale * np.asarray(p), labels["p"], COLORS["p"], width=2),
+        _line(x, -scale * np.asarray(q), labels["q"], COLORS["q"], width=2),
+        _line(moves_x, moves_y, labels["moves"], rgba(COLORS["accent"], 0.8), width=1.5, hoverinfo="skip"),
+        dict(type="scatter", x=x_p, y=np.ones(len(x_p)), mode="markers", showlegend=False,
+             marker=dict(color=COLORS["p"], size=6), hoverinfo="x"),
+        dict(type="scatter", x=x_q, y=np.zeros(len(x_q)), mode="markers", showlegend=False,
+             marker=dict(color=COLORS["q"], size=6), hoverinfo="x"),
+    ])
     return fig
 
 
-SWEEP_PANELS = ("kl", "js", "tv", "w")
+SWEEP_PANELS = {"kl": ("kl_pq", "kl_qp"), "js": ("js",), "tv": ("tv",), "w": ("w1", "w2")}
+SWEEP_STYLES = {"kl_pq": (COLORS["p"], "solid"), "kl_qp": (COLORS["q"], "dash"), "js": (COLORS["accent"], "solid"),
+                "tv": ("#7c3aed", "solid"), "w1": ("#0f766e", "solid"), "w2": ("#b45309", "dash")}
 
 
 def _isolated_marker_sizes(values) -> list[int]:
@@ -91,91 +94,88 @@ def _isolated_marker_sizes(values) -> list[int]:
     finite = np.isfinite(np.asarray(values, dtype=float))
     left = np.r_[False, finite[:-1]]
     right = np.r_[finite[1:], False]
-    return [8 if f and not (l or r) else 0 for f, l, r in zip(finite, left, right)]
+    return [8 if f and not (a or b) else 0 for f, a, b in zip(finite, left, right)]
 
 
 def sweep_figure(sweep, theta_now: float, *, labels: dict, height: int = 520) -> go.Figure:
-    """Small multiples: each divergence against the shift θ (top) and its slope d/dθ (bottom).
+    """Small multiples: each divergence against the shift θ (top row) and its slope d/dθ (bottom).
 
-    ``sweep`` is an ``engine.divergences.ShiftSweep``. Infinite values become gaps, and the
-    θ where KL(P‖Q) is infinite get a red band in the KL panel.
+    ``sweep`` is an ``engine.divergences.ShiftSweep``. Infinite values become gaps; the θ where
+    KL(P‖Q) is infinite get a red band in the KL panel. Subplot k (1..8, row-major) uses axes
+    x{k}/y{k}, so the top row is 1..4 and the bottom row 5..8.
     """
     thetas = sweep.thetas
-    fig = make_subplots(rows=2, cols=4, shared_xaxes=True, vertical_spacing=0.1, horizontal_spacing=0.06,
-                        subplot_titles=[labels[f"panel_{k}"] for k in SWEEP_PANELS] + [""] * 4)
-    groups = {"kl": ("kl_pq", "kl_qp"), "js": ("js",), "tv": ("tv",), "w": ("w1", "w2")}
-    styles = {"kl_pq": (COLORS["p"], "solid"), "kl_qp": (COLORS["q"], "dash"), "js": (COLORS["accent"], "solid"),
-              "tv": ("#7c3aed", "solid"), "w1": ("#0f766e", "solid"), "w2": ("#b45309", "dash")}
-    for col, panel in enumerate(SWEEP_PANELS, start=1):
-        for key in groups[panel]:
-            color, dash = styles[key]
-            for row, series in ((1, getattr(sweep, key)), (2, getattr(sweep, f"d_{key}"))):
-                fig.add_scatter(x=thetas, y=finite_or_none(series), name=labels[key], legendgroup=key,
-                                showlegend=row == 1, line=dict(color=color, dash=dash, width=2),
-                                mode="lines+markers", marker=dict(size=_isolated_marker_sizes(series)),
-                                row=row, col=col)
-    for lo, hi in _infinite_spans(thetas, sweep.kl_pq):
-        fig.add_vrect(x0=lo, x1=hi, fillcolor=rgba(COLORS["bad"], 0.12), line_width=0, row=1, col=1)
-    if np.isinf(sweep.kl_pq).any():
-        fig.add_annotation(text=labels["kl_infinite"], xref="x domain", yref="y domain", x=0.5, y=0.9,
-                           showarrow=False, font=dict(color=COLORS["bad"], size=14), row=1, col=1)
+    axis = {1: "", **{k: str(k) for k in range(2, 9)}}
+    layout = subplot_grid(2, 4, titles=[labels[f"panel_{k}"] for k in SWEEP_PANELS],
+                          x_title="θ", y_titles=(labels["value"], labels["slope"]))
+    traces = []
+    for col, (panel, keys) in enumerate(SWEEP_PANELS.items(), start=1):
+        for key in keys:
+            color, dash = SWEEP_STYLES[key]
+            for row, series in ((0, getattr(sweep, key)), (1, getattr(sweep, f"d_{key}"))):
+                k = axis[col + 4 * row]
+                traces.append(dict(type="scatter", x=thetas, y=finite_or_none(series), name=labels[key],
+                                   legendgroup=key, showlegend=row == 0, mode="lines+markers",
+                                   marker=dict(size=_isolated_marker_sizes(series)),
+                                   line=dict(color=color, dash=dash, width=2), xaxis=f"x{k}", yaxis=f"y{k}"))
+    shapes = [vertical_line(theta_now, axis[k]) for k in range(1, 9)]
+    shapes += [band(lo, hi, COLORS["bad"]) for lo, hi in _infinite_spans(thetas, sweep.kl_pq)]
+    shapes += [horizontal_line(float(np.log(2.0)), "2", dash="dot"), horizontal_line(1.0, "3", dash="dot")]
+    annotations = layout.pop("annotations") + [
+        dict(text="log 2", x=1, xref="x2 domain", y=float(np.log(2.0)), yref="y2", showarrow=False,
+             xanchor="right", yanchor="top", font=dict(color=COLORS["muted"])),
+    ]
     kl_finite = np.concatenate([sweep.kl_pq[np.isfinite(sweep.kl_pq)], sweep.kl_qp[np.isfinite(sweep.kl_qp)]])
-    if kl_finite.size and kl_finite.max() < 1e-9:  # only the point θ = 0 is finite: keep 0 visible at the bottom
-        fig.update_yaxes(range=[-0.05, 1.0], row=1, col=1)
-    fig.add_hline(y=float(np.log(2.0)), line=dict(color=COLORS["muted"], dash="dot"), row=1, col=2,
-                  annotation_text="log 2", annotation_position="bottom right")
-    fig.add_hline(y=1.0, line=dict(color=COLORS["muted"], dash="dot"), row=1, col=3,
-                  annotation_text="1", annotation_position="bottom right")
-    for col in range(1, 5):
-        for row in (1, 2):
-            fig.add_vline(x=theta_now, line=dict(color=COLORS["muted"], width=1), row=row, col=col)
-        fig.update_xaxes(title_text="θ", row=2, col=col)
-    fig.update_yaxes(title_text=labels["value"], row=1, col=1)
-    fig.update_yaxes(title_text=labels["slope"], row=2, col=1)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
-                      legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0.0))
-    return fig
+    if np.isinf(sweep.kl_pq).any():
+        annotations.append(dict(text=labels["kl_infinite"], x=0.5, xref="x domain", y=0.9, yref="y domain",
+                                showarrow=False, font=dict(color=COLORS["bad"], size=14)))
+    if kl_finite.size and kl_finite.max() < 1e-9:  # only θ = 0 is finite: keep that 0 visible
+        layout["yaxis"]["range"] = [-0.05, 1.0]
+    layout.update(height=height, shapes=shapes, annotations=annotations, hovermode="x unified",
+                  margin=dict(l=10, r=10, t=30, b=10),
+                  legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0.0))
+    return go.Figure(data=traces, layout=layout)
 
 
 def transport_figure(x, y, rows, cols, *, labels: dict, height: int = 420) -> go.Figure:
     """Two 2D point sets and the optimal matching between them, one grey segment per pair."""
-    fig = base_figure(height)
-    fig.update_layout(hovermode="closest")
-    xs, ys = [], []
-    for i, j in zip(rows, cols):
-        xs += [x[i, 0], y[j, 0], None]
-        ys += [x[i, 1], y[j, 1], None]
-    fig.add_scatter(x=xs, y=ys, mode="lines", name=labels["moves"], hoverinfo="skip",
-                    line=dict(color=rgba(COLORS["m"], 0.55), width=1))
-    fig.add_scatter(x=x[:, 0], y=x[:, 1], mode="markers", name=labels["p"],
-                    marker=dict(color=COLORS["p"], size=6))
-    fig.add_scatter(x=y[:, 0], y=y[:, 1], mode="markers", name=labels["q"],
-                    marker=dict(color=COLORS["q"], size=6, symbol="diamond"))
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    nan = np.full(len(rows), np.nan)
+    moves_x = np.column_stack([x[rows, 0], y[cols, 0], nan]).ravel()
+    moves_y = np.column_stack([x[rows, 1], y[cols, 1], nan]).ravel()
+    fig = base_figure(height, hovermode="closest", yaxis=dict(scaleanchor="x", scaleratio=1, zeroline=False))
+    fig.add_traces([
+        _line(moves_x, moves_y, labels["moves"], rgba(COLORS["m"], 0.55), width=1, hoverinfo="skip"),
+        dict(type="scatter", x=x[:, 0], y=x[:, 1], mode="markers", name=labels["p"],
+             marker=dict(color=COLORS["p"], size=6)),
+        dict(type="scatter", x=y[:, 0], y=y[:, 1], mode="markers", name=labels["q"],
+             marker=dict(color=COLORS["q"], size=6, symbol="diamond")),
+    ])
     return fig
 
 
 def mode_fit_figure(x, p, forward, reverse, *, labels: dict, height: int = 320) -> go.Figure:
     """A bimodal P with its two best single-Gaussian fits: forward KL covers, reverse KL seeks."""
     fig = base_figure(height, x_title="x", y_title=labels["density"])
-    fig.add_scatter(x=x, y=p, name=labels["p"], line=dict(color=COLORS["p"], width=2.5),
-                    fill="tozeroy", fillcolor=rgba(COLORS["p"], 0.15))
-    fig.add_scatter(x=x, y=forward, name=labels["forward"], line=dict(color=COLORS["accent"], width=2.5))
-    fig.add_scatter(x=x, y=reverse, name=labels["reverse"], line=dict(color=COLORS["q"], width=2.5, dash="dash"))
+    fig.add_traces([
+        _line(x, p, labels["p"], COLORS["p"], fill="tozeroy", fillcolor=rgba(COLORS["p"], 0.15)),
+        _line(x, forward, labels["forward"], COLORS["accent"]),
+        _line(x, reverse, labels["reverse"], COLORS["q"], dash="dash"),
+    ])
     return fig
 
 
 def landscape_figure(means, log_stds, values, path, *, labels: dict, height: int = 340) -> go.Figure:
     """Reverse KL over (μ, log σ) as contours, with the optimiser's path: where it starts
     decides which valley (mode) it ends in. ``values`` has shape (len(log_stds), len(means))."""
-    fig = base_figure(height, x_title=labels["mean"], y_title=labels["log_std"])
-    fig.update_layout(hovermode="closest")
-    fig.add_contour(x=means, y=log_stds, z=np.log10(np.asarray(values) + 1e-3), colorscale="Blues_r",
-                    contours=dict(showlines=False), ncontours=25, name=labels["objective"],
-                    colorbar=dict(title=dict(text=labels["colorbar"], side="right"), thickness=12),
-                    hovertemplate="μ=%{x:.2f}<br>log σ=%{y:.2f}<extra></extra>")
-    fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name=labels["path"],
-                    line=dict(color=COLORS["q"], width=2), marker=dict(size=6))
-    fig.add_scatter(x=path[-1:, 0], y=path[-1:, 1], mode="markers", name=labels["end"],
-                    marker=dict(color=COLORS["q"], size=14, symbol="star"))
+    fig = base_figure(height, x_title=labels["mean"], y_title=labels["log_std"], hovermode="closest")
+    fig.add_traces([
+        dict(type="contour", x=means, y=log_stds, z=np.log10(np.asarray(values) + 1e-3), colorscale="Blues_r",
+             contours=dict(showlines=False), ncontours=25, name=labels["objective"],
+             colorbar=dict(title=dict(text=labels["colorbar"], side="right"), thickness=12),
+             hovertemplate="μ=%{x:.2f}<br>log σ=%{y:.2f}<extra></extra>"),
+        dict(type="scatter", x=path[:, 0], y=path[:, 1], mode="lines+markers", name=labels["path"],
+             line=dict(color=COLORS["q"], width=2), marker=dict(size=6)),
+        dict(type="scatter", x=path[-1:, 0], y=path[-1:, 1], mode="markers", name=labels["end"],
+             marker=dict(color=COLORS["q"], size=14, symbol="star")),
+    ])
     return fig

@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.ui import divergence_plots as plots
 from dashboard.ui.controls import DistSpec, distribution_controls
-from dashboard.ui.i18n import t
+from dashboard.ui.i18n import current_language, t, translate
 from dashboard.ui.plotting import COLORS, format_value, plot_grid
 from engine import divergences as D
 from engine import projections, toy2d, transport
@@ -23,11 +23,13 @@ DEFAULT_Q = DistSpec("normal", location=1.0, scale=1.3)
 SWEEP_THETAS = np.linspace(-4.0, 4.0, 161)  # odd count: θ = 0 is on the grid
 
 
-def series_labels() -> dict:
-    return {key: t(f"divergences.series.{key}") for key in
-            ("p", "q", "m", "density", "cdf", "cdf_p", "cdf_q", "moves", "kl_pq", "kl_qp", "js", "tv", "w1", "w2",
-             "value", "slope", "panel_kl", "panel_js", "panel_tv", "panel_w", "forward", "reverse", "mean",
-             "log_std", "objective", "colorbar", "path", "end", "kl_infinite")}
+SERIES = ("p", "q", "m", "density", "cdf", "cdf_p", "cdf_q", "moves", "kl_pq", "kl_qp", "js", "tv", "w1", "w2",
+          "value", "slope", "panel_kl", "panel_js", "panel_tv", "panel_w", "forward", "reverse", "mean",
+          "log_std", "objective", "colorbar", "path", "end", "kl_infinite")  # plot labels: divergences.series.*
+
+
+def series_labels(lang: str) -> dict:
+    return {key: translate(lang, f"divergences.series.{key}") for key in SERIES}
 
 
 def metric_row(report: D.Divergences) -> None:
@@ -81,8 +83,21 @@ def shift_sweep(shape: str, width: float):
     return base, D.shift_sweep(base, base, SWEEP_THETAS)
 
 
+# Figures below are cached whole (keyed by their controls and the language): a slider in the top
+# section reruns the whole page, and rebuilding these unchanged figures would double its cost.
+@st.cache_resource(max_entries=64, show_spinner=False)
+def sweep_figures(shape: str, width: float, theta: float, lang: str):
+    base, sweep = shift_sweep(shape, width)
+    shifted = base.shift(theta)
+    x = plot_grid(base, shifted, Normal(0.0, 1.0))
+    curves = D.integrands(base, shifted, x)
+    labels = series_labels(lang)
+    return (plots.densities_figure(x, curves.p, curves.q, curves.m, labels=labels, height=240),
+            plots.sweep_figure(sweep, theta, labels=labels))
+
+
 @st.fragment
-def move_q_away(labels: dict) -> None:
+def move_q_away() -> None:
     st.header(t("divergences.sweep.title"), anchor=False)
     st.markdown(t("divergences.sweep.intro"))
     controls, picture = st.columns([1, 2])
@@ -91,27 +106,31 @@ def move_q_away(labels: dict) -> None:
                                      format_func=lambda k: t(f"controls.dist.kinds.{k}"), key="sweep_shape")
         width = st.slider(t("divergences.sweep.width"), 0.2, 2.0, 1.0, 0.1, key="sweep_width")
         theta = st.slider("θ", float(SWEEP_THETAS[0]), float(SWEEP_THETAS[-1]), 1.5, 0.05, key="sweep_theta")
-    base, sweep = shift_sweep(shape or "uniform", width)
-    shifted = base.shift(theta)
+    densities, sweep = sweep_figures(shape or "uniform", width, theta, current_language())
     with picture:
-        x = plot_grid(base, shifted, Normal(0.0, 1.0))
-        curves = D.integrands(base, shifted, x)
-        st.plotly_chart(plots.densities_figure(x, curves.p, curves.q, curves.m, labels=labels, height=240),
-                        key="sweep_densities")
-    st.plotly_chart(plots.sweep_figure(sweep, theta, labels=labels),
-                    key="sweep_figure")
+        st.plotly_chart(densities, key="sweep_densities")
+    st.plotly_chart(sweep, key="sweep_figure")
     st.markdown(t("divergences.sweep.takeaway"))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def point_cloud_transport(source: str, target: str, n: int, order: int, seed: int):
+@st.cache_resource(max_entries=64, show_spinner=False)
+def parallel_lines_view(theta: float, n: int, lang: str):
+    a, b = transport.parallel_lines(theta, n, rng=0)
+    plan = transport.wasserstein_samples(a, b, order=1)
+    figure = plots.transport_figure(a, b, plan.rows, plan.cols, labels=series_labels(lang))
+    return transport.parallel_lines_divergences(theta), plan.distance, figure
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def point_cloud_view(source: str, target: str, n: int, order: int, seed: int, lang: str):
     rng = np.random.default_rng(seed)
     x, y = toy2d.sample(source, n, rng), toy2d.sample(target, n, rng)
-    return x, y, transport.wasserstein_samples(x, y, order=order)
+    plan = transport.wasserstein_samples(x, y, order=order)
+    return plan.distance, plots.transport_figure(x, y, plan.rows, plan.cols, labels=series_labels(lang))
 
 
 @st.fragment
-def two_d_examples(labels: dict) -> None:
+def two_d_examples() -> None:
     st.header(t("divergences.two_d.title"), anchor=False)
     lines_tab, clouds_tab = st.tabs([t("divergences.two_d.lines_tab"), t("divergences.two_d.clouds_tab")])
     with lines_tab:
@@ -121,15 +140,13 @@ def two_d_examples(labels: dict) -> None:
         with controls:
             theta = st.slider("θ", -2.0, 2.0, 1.0, 0.05, key="lines_theta")
             n = st.slider(t("divergences.two_d.samples"), 10, 200, 40, 10, key="lines_n")
-            exact = transport.parallel_lines_divergences(theta)
-            a, b = transport.parallel_lines(theta, n, rng=0)
-            plan = transport.wasserstein_samples(a, b, order=1)
+            exact, sample_w1, figure = parallel_lines_view(theta, n, current_language())
             st.metric(r"$\mathrm{KL}(P_0\|P_\theta)$", format_value(exact.kl_pq))
             st.metric(r"$\mathrm{JS}(P_0, P_\theta)$", format_value(exact.js), help=t("divergences.two_d.js_help"))
             st.metric(r"$W_1(P_0, P_\theta)$", format_value(exact.w1))
-            st.caption(t("divergences.two_d.sample_w1", value=plan.distance, n=n))
+            st.caption(t("divergences.two_d.sample_w1", value=sample_w1, n=n))
         with picture:
-            st.plotly_chart(plots.transport_figure(a, b, plan.rows, plan.cols, labels=labels), key="lines_plot")
+            st.plotly_chart(figure, key="lines_plot")
     with clouds_tab:
         st.markdown(t("divergences.two_d.clouds_intro"))
         controls, picture = st.columns([1, 2])
@@ -143,26 +160,37 @@ def two_d_examples(labels: dict) -> None:
             order = st.radio(t("divergences.two_d.order"), (1, 2), horizontal=True, key="clouds_order",
                              format_func=lambda k: f"W{k}")
             seed = st.number_input(t("divergences.two_d.seed"), 0, 10_000, 0, key="clouds_seed")
-            x, y, plan = point_cloud_transport(source, target, n, order, int(seed))
-            st.metric(f"W{order}", format_value(plan.distance))
+            distance, figure = point_cloud_view(source, target, n, order, int(seed), current_language())
+            st.metric(f"W{order}", format_value(distance))
         with picture:
             st.latex(t("divergences.equations.assignment"))
-            st.plotly_chart(plots.transport_figure(x, y, plan.rows, plan.cols, labels=labels), key="clouds_plot")
+            st.plotly_chart(figure, key="clouds_plot")
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def mode_fits(separation: float, weight: float, std: float, init_mean: float):
+@st.cache_resource(max_entries=64, show_spinner=False)
+def mode_view(separation: float, weight: float, std: float, init_mean: float, lang: str):
+    """Both single-Gaussian fits of a two-bump P, their scores, and the reverse-KL landscape."""
     p = two_normal_mixture(0.0, std, weight, separation)
     forward = projections.fit_forward_kl(p)
     reverse = projections.fit_reverse_kl(p, init_mean=init_mean, init_std=1.0)
-    means = np.linspace(-6.0, 6.0, 121)
-    log_stds = np.linspace(-1.5, 1.5, 61)
+    means, log_stds = np.linspace(-6.0, 6.0, 121), np.linspace(-1.5, 1.5, 61)
     surface = np.array([projections.reverse_kl_landscape(p, means, float(np.exp(s))) for s in log_stds])
-    return p, forward, reverse, (means, log_stds, surface)
+    labels = series_labels(lang)
+    x = plot_grid(p, forward, reverse.normal)
+    fits = plots.mode_fit_figure(x, p.pdf(x), forward.pdf(x), reverse.normal.pdf(x), labels=labels)
+    landscape = plots.landscape_figure(means, log_stds, surface, reverse.path, labels=labels)
+    rows = [(translate(lang, "divergences.modes.forward_row"), forward),
+            (translate(lang, "divergences.modes.reverse_row"), reverse.normal)]
+    table = {translate(lang, "divergences.modes.fit"): [name for name, _ in rows],
+             "μ": [f"{q.mean:.3f}" for _, q in rows],
+             "σ": [f"{math.sqrt(q.var):.3f}" for _, q in rows],
+             "KL(P‖Q)": [format_value(D.kl(p, q)) for _, q in rows],
+             "KL(Q‖P)": [format_value(D.kl(q, p)) for _, q in rows]}
+    return fits, landscape, table
 
 
 @st.fragment
-def mode_covering_vs_seeking(labels: dict) -> None:
+def mode_covering_vs_seeking() -> None:
     st.header(t("divergences.modes.title"), anchor=False)
     st.markdown(t("divergences.modes.intro"))
     controls, picture = st.columns([1, 2])
@@ -172,17 +200,9 @@ def mode_covering_vs_seeking(labels: dict) -> None:
         std = st.slider(t("controls.dist.scale_mixture"), 0.3, 1.5, 0.6, 0.05, key="modes_std")
         init_mean = st.slider(t("divergences.modes.init"), -5.0, 5.0, 1.0, 0.1, key="modes_init",
                               help=t("divergences.modes.init_help"))
-    p, forward, reverse, (means, log_stds, surface) = mode_fits(separation, weight, std, init_mean)
-    x = plot_grid(p, forward, reverse.normal)
+    fits, landscape, table = mode_view(separation, weight, std, init_mean, current_language())
     with picture:
-        fig = plots.mode_fit_figure(x, p.pdf(x), forward.pdf(x), reverse.normal.pdf(x), labels=labels)
-        st.plotly_chart(fig, key="modes_fit")
-    rows = [(t("divergences.modes.forward_row"), forward), (t("divergences.modes.reverse_row"), reverse.normal)]
-    table = {t("divergences.modes.fit"): [name for name, _ in rows],
-             "μ": [f"{q.mean:.3f}" for _, q in rows],
-             "σ": [f"{math.sqrt(q.var):.3f}" for _, q in rows],
-             "KL(P‖Q)": [format_value(D.kl(p, q)) for _, q in rows],
-             "KL(Q‖P)": [format_value(D.kl(q, p)) for _, q in rows]}
+        st.plotly_chart(fits, key="modes_fit")
     left, right = st.columns([1, 1])
     with left:
         st.latex(t("divergences.equations.forward_fit"))
@@ -190,8 +210,7 @@ def mode_covering_vs_seeking(labels: dict) -> None:
         st.dataframe(table, hide_index=True)
         st.markdown(t("divergences.modes.takeaway"))
     with right:
-        st.plotly_chart(plots.landscape_figure(means, log_stds, surface, reverse.path, labels=labels),
-                        key="modes_landscape")
+        st.plotly_chart(landscape, key="modes_landscape")
 
 
 def model_map() -> None:
@@ -219,7 +238,7 @@ with col_q:
 
 p, q = p_spec.build(), q_spec.build()
 report = D.divergence_report(p, q)
-labels = series_labels()
+labels = series_labels(current_language())
 metric_row(report)
 
 x = plot_grid(p, q)
@@ -228,6 +247,6 @@ st.plotly_chart(plots.densities_figure(x, curves.p, curves.q, curves.m, labels=l
 where_it_comes_from(x, curves, labels)
 wasserstein_views(x, p, q, curves, labels)
 model_map()
-move_q_away(labels)
-two_d_examples(labels)
-mode_covering_vs_seeking(labels)
+move_q_away()
+two_d_examples()
+mode_covering_vs_seeking()
