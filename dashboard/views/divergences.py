@@ -19,7 +19,7 @@ from engine import projections, toy2d, transport
 from engine.distributions import Normal, Uniform, two_normal_mixture
 
 DEFAULT_P = DistSpec("mixture", location=0.0, scale=0.6, weight=0.5, separation=3.0)
-DEFAULT_Q = DistSpec("normal", location=1.0, scale=1.3)
+DEFAULT_Q = DistSpec("normal", location=1.0, scale=1.8)  # wider than P: the CDFs cross, so W1 > |mean gap|
 SWEEP_THETAS = np.linspace(-4.0, 4.0, 161)  # odd count: θ = 0 is on the grid
 
 

@@ -1,0 +1,85 @@
+"""Time engine.divergences on the cases the divergences page hits on every slider move.
+
+Run from anywhere: ``python benchmarks/bench_divergences.py``. Prints one row per case with the
+median time (ms) of each divergence computed on its own, their sum, and ``divergence_report``
+(all six on one shared grid, which is what the page calls); then the ``shift_sweep`` time for
+151 thetas. Medians over REPEATS runs after WARMUP runs, timed with time.perf_counter.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
+
+import numpy as np
+
+from engine.distributions import Mixture, Normal, Uniform
+from engine.divergences import divergence_report, js, kl, reverse_kl, shift_sweep, tv, wasserstein
+
+WARMUP = 3
+REPEATS = 25
+SWEEP_REPEATS = 5  # each sweep is 151 reports; 5 repeats keep the script under a minute
+
+CASES = {
+    "two Normals": (Normal(0.0, 1.0), Normal(1.0, 2.0)),
+    "3-comp Normal mixtures": (
+        Mixture((Normal(-2.0, 0.7), Normal(0.5, 1.2), Normal(3.0, 0.4)), (0.3, 0.5, 0.2)),
+        Mixture((Normal(-1.0, 1.0), Normal(1.5, 0.5), Normal(2.0, 2.0)), (0.2, 0.3, 0.5)),
+    ),
+    "mixture with a Uniform": (
+        Mixture((Normal(0.0, 1.0), Uniform(-1.0, 2.0)), (0.6, 0.4)),
+        Mixture((Normal(-2.0, 0.7), Normal(0.5, 1.2), Normal(3.0, 0.4)), (0.3, 0.5, 0.2)),
+    ),
+    "disjoint Uniforms": (Uniform(0.0, 1.0), Uniform(2.0, 3.0)),
+}
+
+FUNCTIONS = {
+    "KL(P|Q)": kl,
+    "KL(Q|P)": reverse_kl,
+    "JS": js,
+    "TV": tv,
+    "W1": lambda p, q: wasserstein(p, q, 1),
+    "W2": lambda p, q: wasserstein(p, q, 2),
+}
+
+
+def median_ms(fn, repeats: int = REPEATS) -> float:
+    for _ in range(WARMUP):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def main() -> None:
+    names = list(FUNCTIONS)
+    header = f"{'case':<24}" + "".join(f"{n:>9}" for n in names) + f"{'sum':>9}{'report':>9}"
+    print(f"median ms over {REPEATS} runs (after {WARMUP} warm-up runs)")
+    print(header)
+    print("-" * len(header))
+    for case, (p, q) in CASES.items():
+        times = [median_ms(lambda f=f, p=p, q=q: f(p, q)) for f in FUNCTIONS.values()]
+        report = median_ms(lambda p=p, q=q: divergence_report(p, q))
+        print(f"{case:<24}" + "".join(f"{t:9.2f}" for t in times) + f"{sum(times):9.2f}{report:9.2f}")
+    print()
+    thetas = np.linspace(-3.0, 3.0, 151)
+    print(f"shift_sweep, {thetas.size} thetas, median of {SWEEP_REPEATS} runs")
+    sweeps = [
+        ("two Uniforms U[0,1]", Uniform(0.0, 1.0)),
+        ("two narrow Normals N(0,0.1^2)", Normal(0.0, 0.1)),
+        ("two 3-comp mixtures", CASES["3-comp Normal mixtures"][0]),
+    ]
+    for case, base in sweeps:
+        ms = median_ms(lambda b=base: shift_sweep(b, b, thetas), SWEEP_REPEATS)
+        print(f"  {case:<32}{ms:9.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

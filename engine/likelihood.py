@@ -1,0 +1,391 @@
+"""Maximum likelihood: closed-form and EM fits, KDEs, and what "likelihood" measures.
+
+Conventions
+-----------
+* Natural logs: log-likelihoods, entropies and KL are in nats. "Log-likelihood" of a data set
+  always means the *mean* over points, (1/n) sum_i log m(x_i), so numbers for different n
+  compare directly (and match the expectation E_p[log m(X)] they estimate).
+* 1D data are (n,) arrays, d-dimensional data (n, d) arrays with d >= 2. 1D fits return
+  ``engine.distributions`` objects (Normal, Mixture) or a ``GaussianKDE`` (itself a
+  Distribution); d-dimensional fits return the models in ``engine.gaussians``.
+* ``entropy``, ``expected_log_likelihood``, ``log_likelihood_variance`` and ``kl_decomposition``
+  integrate against a 1D data distribution p by the adaptive Gauss-Legendre machinery of
+  ``engine.divergences`` (same panels, same refinement rule), with panel edges from both
+  p's and the model's ``breakpoints()`` (a KDE's are a grid of spacing h, see engine.gaussians).
+  KL(p || m) = cross_entropy - entropy, with cross_entropy = -E_p[log m(X)].
+* When p puts mass where m has zero density, E_p[log m] = -inf, cross-entropy and KL are +inf
+  (decided from the supports when m is a Distribution, else from -inf at quadrature nodes) and
+  the variance of log m(X) is reported as +inf.
+* Every random function takes ``rng`` / ``seed`` (an int or a ``numpy.random.Generator``).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from engine.distributions import Distribution, Mixture, Normal
+from engine.divergences import gl_panels, legendre_tail, refine_panels  # the engine's one quadrature
+from engine.gaussians import (
+    GaussianKDE,
+    GaussianMixture,
+    MultivariateKDE,
+    MultivariateNormal,
+    gaussian_log_densities,
+    logsumexp,
+)
+
+# Smallest eigenvalue a fitted covariance may have, relative to the data's variance in each
+# coordinate (EM runs on standardised data). A component collapsing onto one point would
+# otherwise drive its variance to 0 and the likelihood to +inf; 1e-6 is far below any real
+# cluster width in the teaching data, so it only ever bites in that degenerate case.
+VAR_FLOOR = 1e-6
+# Refine a quadrature panel while its last Legendre coefficients exceed this fraction of the
+# integrand's total: the value engine.divergences uses, so both agree to ~1e-12 on the same grids.
+_RESOLVE = 1e-9
+_MC_CHUNK = 1 << 18  # samples per Monte Carlo batch: bounds memory for KDE models (x n kernels)
+
+
+# ---------------------------------------------------------------- validation
+def _data(x, name: str = "x") -> np.ndarray:
+    a = np.asarray(x, dtype=float)
+    if a.ndim not in (1, 2) or a.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 1D (n,) or 2D (n, d) array, got shape {a.shape}")
+    if a.ndim == 2 and a.shape[1] < 2:
+        raise ValueError(f"{name} has shape {a.shape}: pass one-dimensional data as a 1D (n,) array")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return a
+
+
+def _positive_int(v, name: str) -> int:
+    try:
+        v = operator.index(v)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer, got {v!r}") from None
+    if v < 1:
+        raise ValueError(f"{name} must be >= 1, got {v}")
+    return v
+
+
+def _logpdf(model, x: np.ndarray) -> np.ndarray:
+    return np.asarray(model.logpdf(x), dtype=float)
+
+
+def mean_log_likelihood(model, x) -> float:
+    """(1/n) sum_i log model(x_i): the average log-likelihood per point, nats."""
+    return float(np.mean(_logpdf(model, _data(x))))
+
+
+# ---------------------------------------------------------------- closed-form and EM fits
+def fit_gaussian(x) -> Normal | MultivariateNormal:
+    """The maximum-likelihood Gaussian: sample mean and the ddof=0 (biased) (co)variance.
+
+    (n,) data give a ``Normal``; (n, d) data give a ``MultivariateNormal``. Fewer than 2
+    points, zero variance (in any direction) or NaN/inf raise ValueError.
+    """
+    x = _data(x)
+    if x.shape[0] < 2:
+        raise ValueError(f"need at least 2 points to fit a Gaussian, got {x.shape[0]}")
+    if x.ndim == 1:
+        std = float(x.std())
+        if not std > 0:
+            raise ValueError("all points are equal: the MLE Gaussian would have zero variance")
+        return Normal(float(x.mean()), std)
+    cov = np.cov(x, rowvar=False, bias=True)
+    if np.linalg.eigvalsh(cov)[0] <= 1e-12 * np.trace(cov):
+        raise ValueError("the data have zero variance in some direction (points on a line/plane, "
+                         f"or n={x.shape[0]} <= d={x.shape[1]}): the MLE covariance is singular")
+    return MultivariateNormal(x.mean(axis=0), cov)
+
+
+@dataclass(frozen=True, eq=False)
+class MixtureFit:
+    """Result of ``fit_mixture``. Components are sorted by (first coordinate of) their mean."""
+
+    model: Mixture | GaussianMixture
+    weights: np.ndarray  # (k,)
+    means: np.ndarray  # (k, d)
+    covs: np.ndarray  # (k, d, d)
+    log_likelihood_history: np.ndarray  # (iterations + 1,) mean log-likelihood, initial guess first
+    converged: bool  # the last EM step raised the mean log-likelihood by less than tol
+
+
+def _clamp_eigenvalues(s: np.ndarray, floor: float) -> np.ndarray:
+    """Nearest (in the EM sense) covariance with eigenvalues >= floor: V max(L, floor) V^T.
+
+    For -log|C| - tr(C^-1 S) this is the maximiser over {C >= floor I}, so EM with the floor is
+    still a (constrained) EM and its likelihood still never decreases.
+    """
+    lam, v = np.linalg.eigh(s)  # (k, d), (k, d, d)
+    return np.einsum("kij,kj,klj->kil", v, np.maximum(lam, floor), v)
+
+
+def _kmeanspp(z: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of k seeds: the first uniform, each next with probability ~ squared distance."""
+    idx = [int(rng.integers(z.shape[0]))]
+    d2 = ((z - z[idx[0]]) ** 2).sum(axis=1)
+    for _ in range(1, k):
+        total = d2.sum()
+        nxt = int(rng.choice(z.shape[0], p=d2 / total)) if total > 0 else int(rng.integers(z.shape[0]))
+        idx.append(nxt)
+        d2 = np.minimum(d2, ((z - z[nxt]) ** 2).sum(axis=1))
+    return np.array(idx)
+
+
+def fit_mixture(x, k: int, seed=0, max_iter: int = 200, tol: float = 1e-8) -> MixtureFit:
+    """Gaussian mixture with k components by EM (Dempster, Laird & Rubin 1977; Bishop PRML 9.2).
+
+    EM runs on standardised data (each coordinate centred and divided by its std) and maps the
+    result back, so the variance floor ``VAR_FLOOR`` is relative to each coordinate's variance.
+    Initialisation (deterministic given ``seed``): k-means++ seeds as means, the data covariance
+    for every component, equal weights. Stops when an iteration gains less than ``tol`` nats of
+    mean log-likelihood, or after ``max_iter`` iterations. k > n raises ValueError.
+    """
+    x = _data(x)
+    k, max_iter = _positive_int(k, "k"), _positive_int(max_iter, "max_iter")
+    one_d = x.ndim == 1
+    x2 = x[:, None] if one_d else x  # (n, d)
+    n, d = x2.shape
+    if k > n:
+        raise ValueError(f"k={k} components need at least k data points, got n={n}")
+    loc, scale = x2.mean(axis=0), x2.std(axis=0)
+    if not np.all(scale > 0):
+        raise ValueError("the data have zero variance in some coordinate; a mixture cannot be fitted")
+    z = (x2 - loc) / scale
+    rng = np.random.default_rng(seed)
+    means = z[_kmeanspp(z, k, rng)]
+    covs = _clamp_eigenvalues(np.repeat(np.cov(z, rowvar=False, bias=True).reshape(1, d, d), k, 0), VAR_FLOOR)
+    weights = np.full(k, 1.0 / k)
+    history, converged = [], False
+    for it in range(max_iter + 1):
+        with np.errstate(divide="ignore"):  # a dead component has weight 0: log 0 = -inf is fine
+            logp = np.log(weights) + gaussian_log_densities(z, means, covs)  # (n, k)
+        lse = logsumexp(logp, axis=1)  # (n,)
+        history.append(float(lse.mean()))
+        if it > 0 and history[-1] - history[-2] < tol:
+            converged = True
+            break
+        if it == max_iter:
+            break
+        resp = np.exp(logp - lse[:, None])  # (n, k) responsibilities
+        nk = resp.sum(axis=0)  # (k,)
+        live = nk > 1e-12 * n  # a component nobody claims keeps its parameters at weight ~0
+        weights = nk / n
+        mu_new = (resp.T @ z) / np.where(live, nk, 1.0)[:, None]
+        diff = z[:, None, :] - mu_new[None]  # (n, k, d)
+        s = np.einsum("nk,nki,nkj->kij", resp, diff, diff) / np.where(live, nk, 1.0)[:, None, None]
+        means = np.where(live[:, None], mu_new, means)
+        covs = np.where(live[:, None, None], _clamp_eigenvalues(s, VAR_FLOOR), covs)
+    order = np.argsort(means[:, 0], kind="stable")
+    weights, means, covs = weights[order], loc + means[order] * scale, covs[order] * np.outer(scale, scale)
+    hist = np.array(history) - float(np.log(scale).sum())  # back to the data's units (Jacobian)
+    if one_d:
+        model = Mixture(tuple(Normal(m, math.sqrt(c)) for m, c in zip(means[:, 0], covs[:, 0, 0])),
+                        tuple(weights / weights.sum()))
+    else:
+        model = GaussianMixture(weights / weights.sum(), means, covs)
+    return MixtureFit(model, weights, means, covs, hist, converged)
+
+
+def kde(x, bandwidth: float) -> GaussianKDE | MultivariateKDE:
+    """Gaussian kernel density estimate with kernel std ``bandwidth`` (> 0) on the points x."""
+    x = _data(x)
+    return GaussianKDE(x, bandwidth) if x.ndim == 1 else MultivariateKDE(x, bandwidth)
+
+
+# ---------------------------------------------------------------- quadrature against p
+@dataclass(frozen=True)
+class KLDecomposition:
+    """KL(p || m) = cross_entropy - entropy, all in nats."""
+
+    entropy: float  # H(p) = -E_p[log p(X)]
+    cross_entropy: float  # H(p, m) = -E_p[log m(X)]
+    kl: float  # KL(p || m) >= 0; inf when p has mass where m has none
+
+
+@dataclass(frozen=True)
+class _Moments:
+    entropy: float
+    mean_log_m: float
+    var_log_m: float
+
+
+def _covered(p: Distribution, m: Distribution) -> bool:
+    """Is every piece of p's support inside one piece of m's (so E_p[log m] > -inf)?"""
+    ms = m.support_intervals()
+    return all(any(c <= a and b <= d for c, d in ms) for a, b in p.support_intervals())
+
+
+def _moments(p: Distribution, m=None) -> _Moments:
+    """H(p), E_p[log m], Var_p[log m] on one adaptive grid (m = p when None)."""
+    if not isinstance(p, Distribution):
+        raise TypeError(f"p must be a 1D Distribution (Normal, Uniform, Mixture, KDE), got {type(p).__name__}")
+    model = p if m is None else m
+    pb = np.asarray(p.breakpoints(), dtype=float)
+    edges = pb
+    if model is not p and hasattr(model, "breakpoints"):
+        mb = np.asarray(model.breakpoints(), dtype=float)
+        edges = np.union1d(pb, mb[(mb > pb[0]) & (mb < pb[-1])])  # m's edges matter only where p lives
+    gap = np.diff(edges) > 8 * np.spacing(np.maximum(np.abs(edges[:-1]), np.abs(edges[1:])))
+    edges = edges[np.concatenate([[True], gap])]
+    shift = []  # (c, s) per log-density, fixed on the initial panels; see below
+
+    def evaluate(a, b):
+        # Integrands to resolve: p, p g^2 and p (g - s)^2 for g = f - c, f = log p and log m.
+        # They resolve p f too, because g = (g^2 - (g - s)^2 + s^2) / (2 s) and Legendre
+        # coefficients are linear. With c ~ E_p[f] and s ~ std_p(f) from the initial panels the
+        # test bounds the error in E_p[f] by ~ _RESOLVE * std_p(f); with c = 0 it would scale
+        # with E_p[f^2], huge for a small-bandwidth KDE whose log-density dives between kernels.
+        x, w = gl_panels(a, b)
+        x = x[:, 1:-1]  # GL nodes only, (P, ORDER)
+        lp = _logpdf(p, x.ravel()).reshape(x.shape)
+        lm = lp if model is p else _logpdf(model, x.ravel()).reshape(x.shape)
+        dens = np.exp(lp)
+        fs = [np.where(dens > 0, lp, 0.0), np.where((dens > 0) & np.isfinite(lm), lm, 0.0)]
+        if not shift:
+            wp = w * dens
+            for f in fs:
+                c = float(np.sum(wp * f) / np.sum(wp))
+                shift.append((c, max(math.sqrt(float(np.sum(wp * (f - c) ** 2) / np.sum(wp))), 1e-3)))
+        terms = [dens]
+        for f, (c, s) in zip(fs, shift):
+            g = f - c
+            terms += [dens * g * g, dens * (g - s) ** 2]
+        return w, lp, lm, np.stack(terms, axis=1)  # last: (P, 5, ORDER)
+
+    def unresolved(data, half):
+        w, vals = data[0], data[3]
+        # floor: totals below 1e-12 (e.g. p (log p - c)^2 for U[0, 1], which is 0) need no resolving.
+        total = np.maximum((vals * w[:, None, :]).sum(axis=(0, 2)), 1e-12)  # (5,)
+        return np.any(legendre_tail(vals) * half[:, None] > _RESOLVE * total, axis=1)
+
+    _, _, (w, lp, lm, _) = refine_panels(edges[:-1], edges[1:], evaluate, unresolved)
+    dens = np.exp(lp)
+    mass = dens > 0
+    h = 0.0 - float(np.sum(w * dens * np.where(mass, lp, 0.0)))  # 0.0 - : no -0.0 for U[0, 1]
+    covered = _covered(p, model) if isinstance(model, Distribution) else True
+    if not covered or np.any(mass & ~np.isfinite(lm)):
+        return _Moments(h, -math.inf, math.inf)
+    wp = w * dens
+    fm = np.where(mass, lm, 0.0)
+    mean = float(np.sum(wp * fm)) / float(np.sum(wp))  # total mass is 1 to ~1e-15; divide anyway
+    var = float(np.sum(wp * (fm - mean) ** 2)) / float(np.sum(wp))  # centred: no E[f^2] - E[f]^2 cancellation
+    return _Moments(h, mean, var)
+
+
+def entropy(p: Distribution) -> float:
+    """Differential entropy H(p) = -E_p[log p(X)] in nats (may be negative)."""
+    return _moments(p).entropy
+
+
+def expected_log_likelihood(p: Distribution, m) -> float:
+    """E_p[log m(X)]: the log-likelihood per point of infinitely much data from p, nats."""
+    return _moments(p, m).mean_log_m
+
+
+def log_likelihood_variance(p: Distribution, m) -> float:
+    """Var_p[log m(X)]: n times the variance of the n-point average log-likelihood."""
+    return _moments(p, m).var_log_m
+
+
+def kl_decomposition(p: Distribution, m) -> KLDecomposition:
+    """KL(p || m) split as cross-entropy minus entropy (from one quadrature grid)."""
+    mo = _moments(p, m)
+    cross = -mo.mean_log_m
+    return KLDecomposition(mo.entropy, cross, cross - mo.entropy if math.isfinite(cross) else math.inf)
+
+
+# ---------------------------------------------------------------- Monte Carlo
+@dataclass(frozen=True, eq=False)
+class StandardErrorCurve:
+    """Spread of the n-sample average log-likelihood around E_p[log m], for each n."""
+
+    ns: np.ndarray  # (N,) sample sizes
+    empirical_se: np.ndarray  # (N,) std over repeats (ddof=1) of the n-sample averages
+    theory_se: np.ndarray  # (N,) sqrt(Var_p[log m] / n)
+    mean_estimate: np.ndarray  # (N,) mean over repeats of the n-sample averages
+    expected: float  # E_p[log m] by quadrature: what every estimate is unbiased for
+
+
+def mc_log_likelihood(p: Distribution, m, n: int, repeats: int, rng=None) -> np.ndarray:
+    """(repeats,) independent estimates (1/n) sum_i log m(x_i), each from n fresh draws of p."""
+    n, repeats = _positive_int(n, "n"), _positive_int(repeats, "repeats")
+    gen = np.random.default_rng(rng)
+    out = np.empty(repeats)
+    rows = max(1, _MC_CHUNK // n)  # draw (rows, n) at a time
+    for s in range(0, repeats, rows):
+        r = min(rows, repeats - s)
+        x = np.asarray(p.sample(r * n, gen), dtype=float)
+        out[s:s + r] = _logpdf(m, x).reshape(r, n).mean(axis=1)
+    return out
+
+
+def standard_error_curve(p: Distribution, m, ns, repeats: int, rng=None) -> StandardErrorCurve:
+    """Empirical vs theoretical standard error of the average log-likelihood (repeats >= 2)."""
+    ns = np.array([_positive_int(v, "ns entries") for v in np.atleast_1d(ns)], dtype=np.int64)
+    if _positive_int(repeats, "repeats") < 2:
+        raise ValueError("repeats must be >= 2 to estimate a standard deviation")
+    gen = np.random.default_rng(rng)
+    runs = [mc_log_likelihood(p, m, int(v), repeats, gen) for v in ns]
+    mo = _moments(p, m)
+    return StandardErrorCurve(
+        ns=ns,
+        empirical_se=np.array([r.std(ddof=1) for r in runs]),
+        theory_se=np.sqrt(mo.var_log_m / ns),
+        mean_estimate=np.array([r.mean() for r in runs]),
+        expected=mo.mean_log_m,
+    )
+
+
+# ---------------------------------------------------------------- capacity and memorisation
+@dataclass(frozen=True, eq=False)
+class CapacityCurve:
+    """Mean train and held-out log-likelihood per point for each capacity value."""
+
+    parameter: str  # "k" (mixture components) or "bandwidth" (KDE)
+    values: np.ndarray  # (C,)
+    train_log_likelihood: np.ndarray  # (C,)
+    test_log_likelihood: np.ndarray  # (C,)
+
+
+def mixture_capacity_curve(train, test, ks, seed=0) -> CapacityCurve:
+    """EM fits with k components on ``train`` (same seed each), scored on train and test."""
+    train, test = _data(train, "train"), _data(test, "test")
+    ks = np.array([_positive_int(k, "ks entries") for k in np.atleast_1d(ks)], dtype=np.int64)
+    fits = [fit_mixture(train, int(k), seed).model for k in ks]
+    return CapacityCurve("k", ks, np.array([mean_log_likelihood(f, train) for f in fits]),
+                         np.array([mean_log_likelihood(f, test) for f in fits]))
+
+
+def kde_capacity_curve(train, test, bandwidths) -> CapacityCurve:
+    """KDEs on ``train`` for each bandwidth, scored on train (own kernel included) and test.
+
+    The train score of a point includes its own kernel, worth log(1 / (n h sqrt(2 pi))): as
+    h -> 0 it climbs without bound while the held-out score collapses (memorisation).
+    """
+    train, test = _data(train, "train"), _data(test, "test")
+    hs = np.atleast_1d(np.asarray(bandwidths, dtype=float))
+    models = [kde(train, h) for h in hs]
+    return CapacityCurve("bandwidth", hs, np.array([mean_log_likelihood(m, train) for m in models]),
+                         np.array([mean_log_likelihood(m, test) for m in models]))
+
+
+def nearest_distances(samples, train) -> np.ndarray:
+    """(m,) Euclidean distance from each sample to its nearest training point.
+
+    1D: binary search in the sorted training set; d-dimensional: a k-d tree (scipy cKDTree).
+    """
+    s, t = _data(samples, "samples"), _data(train, "train")
+    if s.ndim != t.ndim or (s.ndim == 2 and s.shape[1] != t.shape[1]):
+        raise ValueError(f"samples {s.shape} and train {t.shape} must have the same dimension")
+    if s.ndim == 2:
+        return cKDTree(t).query(s, k=1)[0]
+    t = np.sort(t)
+    j = np.searchsorted(t, s)
+    left, right = t[np.clip(j - 1, 0, t.size - 1)], t[np.clip(j, 0, t.size - 1)]
+    return np.minimum(np.abs(s - left), np.abs(s - right))

@@ -1,0 +1,52 @@
+"""Shared fixtures: the repo root on sys.path and an AppTest factory for the dashboard."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+HOME_SCRIPT = ROOT / "dashboard" / "Home.py"
+APP_TIMEOUT_S = 60  # the first run imports torch; AppTest's own default (3 s) is far too short
+
+
+def page_script(page: str | None) -> str | None:
+    """A page given as a chapter key ("divergences") or a path relative to dashboard/ ("views/x.py")."""
+    if page is None or page.endswith(".py"):
+        return page
+    from dashboard.ui.course import CHAPTERS, HOME_VIEW
+
+    if page == "home":
+        return HOME_VIEW
+    for chapter in CHAPTERS:
+        if chapter.key == page:
+            if chapter.view is None:
+                raise ValueError(f"chapter {page!r} has no page yet")
+            return chapter.view
+    raise ValueError(f"unknown page {page!r}")
+
+
+@pytest.fixture
+def app_test():
+    """Factory: ``app_test(page=None, lang="en", run=True)`` -> an AppTest of dashboard/Home.py.
+
+    The language is seeded through ``session_state`` before the first run (the sidebar only reads
+    ``?lang=`` when the session has no language yet), and the page is selected with
+    ``switch_page`` before that run, so the very first run already draws the requested page.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def make(page: str | None = None, lang: str = "en", run: bool = True) -> AppTest:
+        at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=APP_TIMEOUT_S)
+        at.session_state["lang"] = lang
+        script = page_script(page)
+        if script is not None:
+            at.switch_page(script)
+        return at.run() if run else at
+
+    return make
