@@ -28,7 +28,7 @@ from engine.likelihood import (
     mixture_capacity_curve,
     standard_error_curve,
 )
-from engine.training import MLEConfig, MLETrainer
+from engine.mle import MLEConfig, MLETrainer
 
 WARMUP = 2
 REPEATS = 15

@@ -2,7 +2,9 @@
 
 Uses Streamlit's AppTest (no browser, no network): one warm-up run, then ``--repeats`` reruns,
 each after changing one widget (home: the language radio; a chapter: the first slider in the
-main area, alternating between two valid values). The browser adds its own drawing time on top.
+main area). Chapters are measured twice: "toggle" alternates between two values (what caches
+make of a student going back and forth), "fresh" moves to a value never seen before on every
+rerun (every cache misses: the real cost of new numbers). The browser adds its drawing time.
 
     python benchmarks/bench_pages.py [--repeats 15]
 """
@@ -54,20 +56,28 @@ def home_changer(at: AppTest):
     return "language radio", change
 
 
-def chapter_changer(at: AppTest):
+def fresh_values(slider, count: int) -> list:
+    """``count`` distinct valid values of a (single-value) slider, none equal to its current one."""
+    step, low, high, start = slider.step, slider.min, slider.max, slider.value
+    values = [start + k * step for k in range(1, count + 1) if start + k * step <= high]
+    values += [start - k * step for k in range(1, count + 1) if start - k * step >= low]
+    return values[:count]
+
+
+def chapter_changer(at: AppTest, mode: str, repeats: int):
     sliders = at.main.get("slider")
     if not sliders:
         return "(no slider: plain rerun)", lambda i: None
     first = sliders[0]
-    label, values = first.label, (first.value, other_value(first))
+    values = fresh_values(first, repeats) if mode == "fresh" else [other_value(first), first.value]
 
     def change(i: int) -> None:
-        at.main.get("slider")[0].set_value(values[(i + 1) % 2])
+        at.main.get("slider")[0].set_value(values[i % len(values)])
 
-    return f"slider {label!r}", change
+    return f"slider {first.label!r} ({mode})", change
 
 
-def bench(page: str, script: str | None, repeats: int) -> dict:
+def bench(page: str, script: str | None, repeats: int, mode: str = "toggle") -> dict:
     at = AppTest.from_file(str(HOME_SCRIPT), default_timeout=TIMEOUT_S)
     at.session_state["lang"] = "en"
     if script is not None:
@@ -75,7 +85,7 @@ def bench(page: str, script: str | None, repeats: int) -> dict:
     at.run()  # warm-up: imports, caches, first draw
     if at.exception:
         raise RuntimeError(f"{page}: {[e.value for e in at.exception]}")
-    widget, change = home_changer(at) if script is None else chapter_changer(at)
+    widget, change = home_changer(at) if script is None else chapter_changer(at, mode, repeats)
     times = []
     for i in range(repeats):
         change(i)
@@ -100,7 +110,8 @@ def main() -> None:
         lambda record: "missing ScriptRunContext" not in record.getMessage()
     )
     pages = [("home", None)] + [(chapter.key, chapter.view) for chapter in built_chapters()]
-    rows = [bench(page, script, args.repeats) for page, script in pages]
+    rows = [bench(page, script, args.repeats, mode) for page, script in pages
+            for mode in (("toggle",) if script is None else ("toggle", "fresh"))]
 
     header = ("page", "widget changed", "p50 ms", "p90 ms", "max ms", f"p50 < {GOAL_P50_MS:.0f} ms")
     table = [header] + [

@@ -10,8 +10,14 @@ the numbers the dashboard shows. Import the module you need; nothing heavy loads
 Modules:
     distributions  1D toy distributions: pdf/logpdf, cdf, ppf, sample(n, rng)
     divergences    KL, reverse KL, JS, TV, W1, W2 between 1D distributions (nats)
+    quadrature     adaptive Gauss-Legendre panels and the safeguarded Newton root finder
     transport      sample-based optimal transport (1D and equal-size 2D point sets)
     projections    fitting one Gaussian by forward vs reverse KL (mode covering vs seeking)
+    toy2d          2D toy point clouds (gaussian, ring, moons, eight Gaussians, spiral) by name
+    likelihood     closed-form and EM fits, KDEs, entropy / cross-entropy, Monte Carlo curves
+    gaussians      multivariate Gaussians, Gaussian mixtures, 1D and 2D Gaussian KDEs
+    training       the live-trainer protocol: step, stop on non-finite, rewind, resume
+    mle            maximum likelihood by gradient ascent (MLETrainer) and its loss surface
     device         cuda > mps > cpu selection and the torch thread cap
 """
 

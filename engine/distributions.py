@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from engine.quadrature import solve_increasing
+
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # |z| beyond which a Normal's two tails hold < 1e-12 of the mass: 2 * Phi(-7.13) ~ 1e-12.
-_Z_EFFECTIVE = float(-ndtri(0.5e-12))
+Z_EFFECTIVE = float(-ndtri(0.5e-12))
 _NORMAL_PANELS = np.arange(-12.0, 12.5, 1.0)  # one panel per std out to +-12 std (mass ~1e-33 beyond)
 _UNIFORM_PANELS = np.linspace(0.0, 1.0, 5)  # the ends plus 3 interior points, so wide uniforms get panels
-_MAX_ITER = 200  # bisection alone needs ~60 halvings of a finite double bracket; Newton far fewer
-_NEWTON_ITER = 16  # converged Newton needs ~5; beyond this, noise is in charge: bisect
 
 
 def _finite(name: str, value) -> float:
@@ -64,47 +64,6 @@ def _count(n) -> int:
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     return n
-
-
-def solve_increasing(fun, a, b, x0, rtol=4e-14, atol=0.0):
-    """Vectorised safeguarded Newton: the smallest x in [a, b] with g(x) >= 0, per element.
-
-    ``fun(x, sel) -> (g, dg)`` evaluates g and its derivative at points ``x`` for the problems
-    ``sel`` (integer indices into a, b). Requires g(a) < 0 <= g(b) or a == answer; g need not
-    be monotone (any sign change is then found). Newton steps that leave the bracket, or have
-    dg <= 0 / NaN, fall back to bisection. Stops when b - a <= rtol * max(|a|, |b|) + atol and
-    returns b, so g(result) >= 0 always holds (the generalised-inverse convention).
-    """
-    out = np.array(b, dtype=float)
-    lo, hi, x = np.array(a, dtype=float), out.copy(), np.array(x0, dtype=float)
-    at = np.broadcast_to(np.asarray(atol, dtype=float), lo.shape)
-    sel = np.arange(lo.size)  # the unfinished problems; working arrays are kept compacted to them
-    for it in range(_MAX_ITER):
-        t = rtol * np.maximum(np.abs(lo), np.abs(hi)) + at
-        mid = 0.5 * (lo + hi)
-        # Done when the bracket is within tolerance, or no double lies strictly inside it.
-        active = (hi - lo > t) & (mid > lo) & (mid < hi)
-        if not active.all():
-            out[sel[~active]] = hi[~active]
-            sel, lo, hi, x, at, t = (v[active] for v in (sel, lo, hi, x, at, t))
-            if sel.size == 0:
-                return out
-        g, dg = fun(x, sel)
-        right = g >= 0
-        hi, lo = np.where(right, x, hi), np.where(right, lo, x)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            step = g / dg
-        xn = x - step
-        # Newton converges from one side only, so once its step is tiny we probe half a
-        # tolerance past the root: that point lands on the other side and closes the bracket.
-        tiny = np.abs(step) <= 0.25 * t
-        xn = np.where(tiny, xn + np.where(right, -0.5, 0.5) * t, xn)
-        # Where rounding noise in g dominates, Newton can wander inside the bracket without
-        # shrinking it; after _NEWTON_ITER steps only bisection is used (guaranteed progress).
-        inside = (xn > lo) & (xn < hi) & (it < _NEWTON_ITER)  # False for NaN / inf steps too
-        x = np.where(inside, xn, 0.5 * (lo + hi))
-    out[sel] = hi
-    return out
 
 
 class Distribution(ABC):
@@ -203,7 +162,7 @@ class Normal(Distribution):
 
     @property
     def effective_support(self) -> tuple[float, float]:
-        return self.mean - _Z_EFFECTIVE * self.std, self.mean + _Z_EFFECTIVE * self.std
+        return self.mean - Z_EFFECTIVE * self.std, self.mean + Z_EFFECTIVE * self.std
 
 
 @dataclass(frozen=True)
@@ -397,6 +356,13 @@ class Mixture(Distribution):
     def effective_support(self) -> tuple[float, float]:
         ends = [c.effective_support for c in self._comps]
         return min(e[0] for e in ends), max(e[1] for e in ends)
+
+
+def support_covered(p: Distribution, q: Distribution) -> bool:
+    """Is every piece of P's support inside one piece of Q's? Then q > 0 wherever P has mass,
+    so KL(P || Q) < inf and E_P[log q(X)] > -inf (decided from intervals, not from underflow)."""
+    qs = q.support_intervals()
+    return all(any(c <= a and b <= d for c, d in qs) for a, b in p.support_intervals())
 
 
 def shifted(dist: Distribution, theta: float) -> Distribution:

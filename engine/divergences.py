@@ -12,7 +12,7 @@ Conventions (stated the way POT states them)
 
 Numerics (why the numbers are good to ~1e-10 rather than ~1e-3)
 -------------------------------------------------------------
-Integrals over x use composite Gauss-Legendre quadrature (``_ORDER`` nodes per panel) on panels
+Integrals over x use composite Gauss-Legendre quadrature (``engine.quadrature``) on panels
 between the union of both distributions' ``breakpoints()``: panels one std wide for Normals
 (exact to rounding for Gaussian integrands) and with every Uniform end as a panel edge, so no
 panel contains a jump. A panel is bisected while its integrand is not resolved, judged from the
@@ -37,10 +37,17 @@ from functools import cached_property
 
 import numpy as np
 
-from engine.distributions import Distribution, Mixture, solve_increasing
+from engine.distributions import Distribution, Mixture, support_covered
+from engine.quadrature import (
+    GL_W,
+    RESOLVE,
+    distinct_edges,
+    gl_panels,
+    legendre_tail,
+    refine_panels,
+    sign_change_roots,
+)
 
-_ORDER = 16  # Gauss-Legendre nodes per panel: degree-31 exactness, rounding-level on 1-std panels
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(_ORDER)
 _U_CLIP = 1e-15  # W2 ignores the outermost 1e-15 of each quantile function (mass, not length)
 # Quantile functions have log-type singularities at u = 0 and 1. Extra u-edges at 4^-j (and
 # 1 - 4^-j) keep every tail panel within a factor 4 of its distance to the singularity, which
@@ -48,16 +55,6 @@ _U_CLIP = 1e-15  # W2 ignores the outermost 1e-15 of each quantile function (mas
 _U_TAIL = 4.0 ** -np.arange(1, 26)
 _U_TAIL = np.concatenate([_U_TAIL, 1.0 - _U_TAIL])
 _LOG2 = math.log(2.0)
-# Legendre coefficients n-2 and n-1 of the degree-(n-1) interpolant at the GL nodes: c_k =
-# (2k + 1)/2 sum_j w_j f(x_j) P_k(x_j). Small tails mean the panel is resolved (as in chebfun).
-_LEG_TAIL = np.stack(
-    [(k + 0.5) * _GL_W * np.polynomial.legendre.legval(_GL_X, np.eye(_ORDER)[k])
-     for k in (_ORDER - 2, _ORDER - 1)],
-    axis=1,
-)  # (ORDER, 2)
-_RESOLVE = 1e-9  # refine a panel while its tail coefficients exceed this fraction of the total
-_MAX_LEVELS = 20  # bisections: enough to shrink a 1-std panel ~1e6-fold
-_MAX_PANELS = 20_000  # a backstop on cost, never reached in the tests
 
 
 @dataclass(frozen=True)
@@ -138,20 +135,7 @@ def _positive(**kw):
             raise ValueError(f"{name} must be > 0, got {v}")
 
 
-# ---------------------------------------------------------------- quadrature machinery
-def gl_panels(a: np.ndarray, b: np.ndarray):
-    """GL nodes and weights on the panels [a[i], b[i]].
-
-    Returns x (P, ORDER + 2): each row is [left edge + 1 ulp, GL nodes, right edge - 1 ulp], so
-    the flattened array is sorted and one-sided limits at every edge are sampled (a sign change
-    across a jump then shows up as a 2-ulp bracket, not a root to hunt); and w (P, ORDER).
-    """
-    a, b = a[:, None], b[:, None]
-    half, mid = 0.5 * (b - a), 0.5 * (a + b)
-    x = np.concatenate([np.nextafter(a, np.inf), mid + half * _GL_X, np.nextafter(b, -np.inf)], axis=1)
-    return x, half * _GL_W
-
-
+# ---------------------------------------------------------------- integrands on the shared grid
 def _kl_terms(lp, lq):
     """Pointwise p (expm1(d) - d) with d = lq - lp: >= 0, integrates to KL(P||Q). p = 0 gives q."""
     with np.errstate(all="ignore"):
@@ -162,72 +146,19 @@ def _kl_terms(lp, lq):
     return np.where(lp == -np.inf, q, t)
 
 
-def _sign_change_roots(x, v, fun, atol):
-    """Roots of a function sampled as v at sorted points x, refined by ``solve_increasing``.
-
-    ``fun(x) -> (value, derivative)``. Adjacent samples of strictly opposite sign bracket a
-    root; an exact zero between opposite signs is a root as is.
-    """
-    s = np.sign(np.nan_to_num(v, nan=0.0))
-    flip = np.flatnonzero(s[:-1] * s[1:] < 0)
-    exact = np.flatnonzero((s[1:-1] == 0) & (s[:-2] * s[2:] < 0)) + 1
-    if flip.size == 0:
-        return x[exact]
-    a, b, sign = x[flip], x[flip + 1], -s[flip]  # sign makes g = sign * value negative at a
-
-    def g(xs, sel):
-        val, der = fun(xs)
-        return sign[sel] * val, sign[sel] * der
-
-    return np.concatenate([solve_increasing(g, a, b, 0.5 * (a + b), rtol=1e-13, atol=atol), x[exact]])
-
-
-def _covered(p: Distribution, q: Distribution) -> bool:
-    """Is every piece of P's support inside one piece of Q's (so KL(P||Q) < inf)?"""
-    qs = q.support_intervals()
-    return all(any(c <= a and b <= d for c, d in qs) for a, b in p.support_intervals())
-
-
 def _check(**dists):
     for name, d in dists.items():
         if not isinstance(d, Distribution):
             raise TypeError(f"{name} must be a Normal, Uniform or Mixture, got {type(d).__name__}")
 
 
-def legendre_tail(values):
-    """|c_(n-2)| + |c_(n-1)|: last Legendre coefficients of the interpolant through ``values``
-    (..., ORDER) at the GL nodes. Small means the function is resolved on that panel."""
-    return np.abs(values @ _LEG_TAIL).sum(axis=-1)
-
-
-def refine_panels(a, b, evaluate, unresolved):
-    """Bisect the panels [a[i], b[i]] (sorted, contiguous) while ``unresolved`` flags them.
-
-    ``evaluate(a, b)`` returns a tuple of per-panel arrays (first axis = panel) for the given
-    panels; ``unresolved(data, half_widths) -> bool (P,)``. Only new panels are evaluated.
-    Returns the final a, b and data, sorted by position.
-    """
-    data = evaluate(a, b)
-    for _ in range(_MAX_LEVELS):
-        bad = unresolved(data, 0.5 * (b - a))
-        if not bad.any() or a.size > _MAX_PANELS:
-            break
-        mid = 0.5 * (a[bad] + b[bad])
-        na, nb = np.concatenate([a[bad], mid]), np.concatenate([mid, b[bad]])
-        new = evaluate(na, nb)
-        order = np.argsort(np.concatenate([a[~bad], na]), kind="stable")
-        a, b = np.concatenate([a[~bad], na])[order], np.concatenate([b[~bad], nb])[order]
-        data = tuple(np.concatenate([d[~bad], n])[order] for d, n in zip(data, new))
-    return a, b, data
-
-
 def _unresolved(vals, half, floor):
     """Panels where a non-negative integrand (vals: (P, m, ORDER)) is not resolved: its Legendre
-    tail exceeds _RESOLVE of the integrand's total over all panels, or of ``floor`` if larger
+    tail exceeds RESOLVE of the integrand's total over all panels, or of ``floor`` if larger
     (so rounding noise in a ~0 integrand, e.g. JS(P, P), does not trigger endless bisection).
     With geometrically decaying coefficients the quadrature error is far below the tail."""
-    total = np.maximum(((vals @ _GL_W) * half[:, None]).sum(axis=0), floor)  # (m,)
-    return np.any(legendre_tail(vals) * half[:, None] > _RESOLVE * total, axis=1)
+    total = np.maximum(((vals @ GL_W) * half[:, None]).sum(axis=0), floor)  # (m,)
+    return np.any(legendre_tail(vals) * half[:, None] > RESOLVE * total, axis=1)
 
 
 class _Pair:
@@ -236,12 +167,9 @@ class _Pair:
     def __init__(self, p: Distribution, q: Distribution):
         _check(p=p, q=q)
         self.p, self.q = p, q
-        e = np.union1d(p.breakpoints(), q.breakpoints())
-        # Drop edges a few ulps apart so each panel keeps its one-sided edge samples in order.
-        gap = np.diff(e) > 8 * np.spacing(np.maximum(np.abs(e[:-1]), np.abs(e[1:])))
-        self.edges = e[np.concatenate([[True], gap])]
+        self.edges = distinct_edges(np.union1d(p.breakpoints(), q.breakpoints()))
         self.atol = 1e-14 * (self.edges[-1] - self.edges[0])  # root accuracy; only 2nd order matters
-        self.covered = _covered(p, q), _covered(q, p)  # KL(P||Q) < inf, KL(Q||P) < inf
+        self.covered = support_covered(p, q), support_covered(q, p)  # KL(P||Q) < inf, KL(Q||P) < inf
 
     def _logs(self, a, b):
         """x, w, log p, log q and (P, 3, ORDER) integrands of KL(P||Q), KL(Q||P), JS on panels."""
@@ -293,7 +221,7 @@ class _Pair:
         x, _, lp, lq, _ = self.log_grid
         with np.errstate(invalid="ignore"):
             h = (lp - lq).ravel()  # NaN where both vanish: no sign there
-        roots = _sign_change_roots(x.ravel(), h, fun, self.atol)
+        roots = sign_change_roots(x.ravel(), h, fun, self.atol)
         fp, sp, fq, sq = self.edge_cdfs
         if roots.size:
             t = np.concatenate([[-np.inf], np.unique(np.concatenate([self.edges, roots])), [np.inf]])
@@ -319,7 +247,7 @@ class _Pair:
         def fun(xs):
             return self._cdf_diff(xs), self.p.pdf(xs) - self.q.pdf(xs)
 
-        roots = _sign_change_roots(x.ravel(), d.ravel(), fun, self.atol)
+        roots = sign_change_roots(x.ravel(), d.ravel(), fun, self.atol)
         if roots.size:  # the kinks of |F - G| become panel edges
             e = np.union1d(self.edges, roots)
             x, w = gl_panels(e[:-1], e[1:])

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from engine.distributions import Distribution, solve_increasing
+from engine.distributions import Z_EFFECTIVE, Distribution
+from engine.quadrature import solve_increasing
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _CHUNK = 1 << 15  # elements per (rows, kernels) temporary: 256 KiB of float64 stays in L2 cache (measured fastest)
-_Z_EFFECTIVE = float(-ndtri(0.5e-12))  # as engine.distributions: both tails of a kernel < 1e-12
 _CUTOFF = 40.0  # kernels whose term is < e^-40 times the largest are skipped (see GaussianKDE._sweep)
 _KDE_PANEL_REACH = 13  # grid edges up to 13 h from a kernel: beyond 12 h it holds < 1e-33 of its mass
 
@@ -397,4 +397,4 @@ class GaussianKDE(_ByValue, Distribution):
 
     @property
     def effective_support(self) -> tuple[float, float]:
-        return float(self.points[0] - _Z_EFFECTIVE * self.bandwidth), float(self.points[-1] + _Z_EFFECTIVE * self.bandwidth)
+        return float(self.points[0] - Z_EFFECTIVE * self.bandwidth), float(self.points[-1] + Z_EFFECTIVE * self.bandwidth)

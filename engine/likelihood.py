@@ -10,8 +10,9 @@ Conventions
   Distribution); d-dimensional fits return the models in ``engine.gaussians``.
 * ``entropy``, ``expected_log_likelihood``, ``log_likelihood_variance`` and ``kl_decomposition``
   integrate against a 1D data distribution p by the adaptive Gauss-Legendre machinery of
-  ``engine.divergences`` (same panels, same refinement rule), with panel edges from both
-  p's and the model's ``breakpoints()`` (a KDE's are a grid of spacing h, see engine.gaussians).
+  ``engine.quadrature`` (the same panels and refinement rule as ``engine.divergences``), with
+  panel edges from both p's and the model's ``breakpoints()`` (a KDE's are a grid of spacing h,
+  see engine.gaussians).
   KL(p || m) = cross_entropy - entropy, with cross_entropy = -E_p[log m(X)].
 * When p puts mass where m has zero density, E_p[log m] = -inf, cross-entropy and KL are +inf
   (decided from the supports when m is a Distribution, else from -inf at quadrature nodes) and
@@ -28,8 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from engine.distributions import Distribution, Mixture, Normal
-from engine.divergences import gl_panels, legendre_tail, refine_panels  # the engine's one quadrature
+from engine.distributions import Distribution, Mixture, Normal, support_covered
 from engine.gaussians import (
     GaussianKDE,
     GaussianMixture,
@@ -38,15 +38,13 @@ from engine.gaussians import (
     gaussian_log_densities,
     logsumexp,
 )
+from engine.quadrature import RESOLVE, distinct_edges, gl_panels, legendre_tail, refine_panels
 
 # Smallest eigenvalue a fitted covariance may have, relative to the data's variance in each
 # coordinate (EM runs on standardised data). A component collapsing onto one point would
 # otherwise drive its variance to 0 and the likelihood to +inf; 1e-6 is far below any real
 # cluster width in the teaching data, so it only ever bites in that degenerate case.
 VAR_FLOOR = 1e-6
-# Refine a quadrature panel while its last Legendre coefficients exceed this fraction of the
-# integrand's total: the value engine.divergences uses, so both agree to ~1e-12 on the same grids.
-_RESOLVE = 1e-9
 _MC_CHUNK = 1 << 18  # samples per Monte Carlo batch: bounds memory for KDE models (x n kernels)
 
 
@@ -215,12 +213,6 @@ class _Moments:
     var_log_m: float
 
 
-def _covered(p: Distribution, m: Distribution) -> bool:
-    """Is every piece of p's support inside one piece of m's (so E_p[log m] > -inf)?"""
-    ms = m.support_intervals()
-    return all(any(c <= a and b <= d for c, d in ms) for a, b in p.support_intervals())
-
-
 def _moments(p: Distribution, m=None) -> _Moments:
     """H(p), E_p[log m], Var_p[log m] on one adaptive grid (m = p when None)."""
     if not isinstance(p, Distribution):
@@ -231,15 +223,14 @@ def _moments(p: Distribution, m=None) -> _Moments:
     if model is not p and hasattr(model, "breakpoints"):
         mb = np.asarray(model.breakpoints(), dtype=float)
         edges = np.union1d(pb, mb[(mb > pb[0]) & (mb < pb[-1])])  # m's edges matter only where p lives
-    gap = np.diff(edges) > 8 * np.spacing(np.maximum(np.abs(edges[:-1]), np.abs(edges[1:])))
-    edges = edges[np.concatenate([[True], gap])]
+    edges = distinct_edges(edges)
     shift = []  # (c, s) per log-density, fixed on the initial panels; see below
 
     def evaluate(a, b):
         # Integrands to resolve: p, p g^2 and p (g - s)^2 for g = f - c, f = log p and log m.
         # They resolve p f too, because g = (g^2 - (g - s)^2 + s^2) / (2 s) and Legendre
         # coefficients are linear. With c ~ E_p[f] and s ~ std_p(f) from the initial panels the
-        # test bounds the error in E_p[f] by ~ _RESOLVE * std_p(f); with c = 0 it would scale
+        # test bounds the error in E_p[f] by ~ RESOLVE * std_p(f); with c = 0 it would scale
         # with E_p[f^2], huge for a small-bandwidth KDE whose log-density dives between kernels.
         x, w = gl_panels(a, b)
         x = x[:, 1:-1]  # GL nodes only, (P, ORDER)
@@ -262,13 +253,13 @@ def _moments(p: Distribution, m=None) -> _Moments:
         w, vals = data[0], data[3]
         # floor: totals below 1e-12 (e.g. p (log p - c)^2 for U[0, 1], which is 0) need no resolving.
         total = np.maximum((vals * w[:, None, :]).sum(axis=(0, 2)), 1e-12)  # (5,)
-        return np.any(legendre_tail(vals) * half[:, None] > _RESOLVE * total, axis=1)
+        return np.any(legendre_tail(vals) * half[:, None] > RESOLVE * total, axis=1)
 
     _, _, (w, lp, lm, _) = refine_panels(edges[:-1], edges[1:], evaluate, unresolved)
     dens = np.exp(lp)
     mass = dens > 0
     h = 0.0 - float(np.sum(w * dens * np.where(mass, lp, 0.0)))  # 0.0 - : no -0.0 for U[0, 1]
-    covered = _covered(p, model) if isinstance(model, Distribution) else True
+    covered = support_covered(p, model) if isinstance(model, Distribution) else True
     if not covered or np.any(mass & ~np.isfinite(lm)):
         return _Moments(h, -math.inf, math.inf)
     wp = w * dens
@@ -353,11 +344,15 @@ class CapacityCurve:
     test_log_likelihood: np.ndarray  # (C,)
 
 
-def mixture_capacity_curve(train, test, ks, seed=0) -> CapacityCurve:
-    """EM fits with k components on ``train`` (same seed each), scored on train and test."""
+def mixture_capacity_curve(train, test, ks, seed=0, max_iter: int = 200, tol: float = 1e-8) -> CapacityCurve:
+    """EM fits with k components on ``train`` (same seed each), scored on train and test.
+
+    ``max_iter`` / ``tol`` go to ``fit_mixture``; a page may loosen them (the curve's shape is
+    settled long before EM's last 1e-8 nats), a report should not.
+    """
     train, test = _data(train, "train"), _data(test, "test")
     ks = np.array([_positive_int(k, "ks entries") for k in np.atleast_1d(ks)], dtype=np.int64)
-    fits = [fit_mixture(train, int(k), seed).model for k in ks]
+    fits = [fit_mixture(train, int(k), seed, max_iter=max_iter, tol=tol).model for k in ks]
     return CapacityCurve("k", ks, np.array([mean_log_likelihood(f, train) for f in fits]),
                          np.array([mean_log_likelihood(f, test) for f in fits]))
 

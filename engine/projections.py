@@ -27,7 +27,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from engine.distributions import Distribution, Normal
-from engine.divergences import gl_panels, legendre_tail, refine_panels
+from engine.quadrature import gl_panels, legendre_tail, refine_panels
 
 _HALF_LOG_2PI_E = 0.5 * math.log(2.0 * math.pi * math.e)
 _REACH = 10.0  # Q beyond mu +- 10 sigma holds ~1e-23 of its mass; log p only grows quadratically

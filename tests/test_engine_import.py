@@ -9,8 +9,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Named so a module that goes missing is noticed; every other module under engine/ is found by walking it.
-MODULES = ["engine", "engine.device", "engine.distributions", "engine.divergences", "engine.transport",
-           "engine.projections"]
+MODULES = ["engine", "engine.device", "engine.distributions", "engine.divergences", "engine.quadrature",
+           "engine.transport", "engine.projections", "engine.toy2d", "engine.likelihood", "engine.gaussians",
+           "engine.training", "engine.mle"]
 FRONT_END = ["streamlit", "plotly"]
 
 PROBE = """

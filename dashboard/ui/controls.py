@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard.ui.i18n import t
+from dashboard.ui.i18n import labeler, t
 from engine.distributions import Normal, Uniform, two_normal_mixture
 
 KINDS = ("normal", "uniform", "mixture")
@@ -41,7 +41,7 @@ def distribution_controls(key: str, default: DistSpec) -> DistSpec:
     """Kind selector plus the sliders that kind uses; widget keys are prefixed with ``key``."""
     kind = st.segmented_control(
         t("controls.dist.kind"), KINDS, default=default.kind, key=f"{key}_kind",
-        format_func=lambda k: t(f"controls.dist.kinds.{k}"),
+        format_func=labeler("controls.dist.kinds"),
     ) or default.kind  # segmented controls can be deselected; fall back rather than fail
     location = st.slider(t("controls.dist.location"), -5.0, 5.0, default.location, 0.1, key=f"{key}_location")
     scale = st.slider(

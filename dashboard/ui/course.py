@@ -18,7 +18,7 @@ class Chapter:
 
 
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("likelihood", ":material/functions:", None),
+    Chapter("likelihood", ":material/functions:", "views/likelihood.py"),
     Chapter("divergences", ":material/compare_arrows:", "views/divergences.py"),
     Chapter("vae", ":material/compress:", None),
     Chapter("gan", ":material/sports_kabaddi:", None),

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.ui.plotting import (COLORS, band, base_figure, finite_or_none, horizontal_line, rgba,
-                                   subplot_grid, vertical_line)
+                                   subplot_grid, surface_with_path, vertical_line)
 
 
 def _infinite_spans(x: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
@@ -167,15 +167,6 @@ def mode_fit_figure(x, p, forward, reverse, *, labels: dict, height: int = 320) 
 def landscape_figure(means, log_stds, values, path, *, labels: dict, height: int = 340) -> go.Figure:
     """Reverse KL over (μ, log σ) as contours, with the optimiser's path: where it starts
     decides which valley (mode) it ends in. ``values`` has shape (len(log_stds), len(means))."""
-    fig = base_figure(height, x_title=labels["mean"], y_title=labels["log_std"], hovermode="closest")
-    fig.add_traces([
-        dict(type="contour", x=means, y=log_stds, z=np.log10(np.asarray(values) + 1e-3), colorscale="Blues_r",
-             contours=dict(showlines=False), ncontours=25, name=labels["objective"],
-             colorbar=dict(title=dict(text=labels["colorbar"], side="right"), thickness=12),
-             hovertemplate="μ=%{x:.2f}<br>log σ=%{y:.2f}<extra></extra>"),
-        dict(type="scatter", x=path[:, 0], y=path[:, 1], mode="lines+markers", name=labels["path"],
-             line=dict(color=COLORS["q"], width=2), marker=dict(size=6)),
-        dict(type="scatter", x=path[-1:, 0], y=path[-1:, 1], mode="markers", name=labels["end"],
-             marker=dict(color=COLORS["q"], size=14, symbol="star")),
-    ])
-    return fig
+    return surface_with_path(means, log_stds, np.log10(np.asarray(values) + 1e-3), path, x_title=labels["mean"],
+                             y_title=labels["log_std"], z_title=labels["colorbar"], path_name=labels["path"],
+                             end_name=labels["end"], height=height)

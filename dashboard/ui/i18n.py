@@ -77,3 +77,13 @@ def current_language() -> str:
 def t(key: str, **values) -> str:
     """``translate`` in the language of the current browser session."""
     return translate(current_language(), key, **values)
+
+
+def labeler(prefix: str):
+    """A ``format_func`` for option widgets: option ``v`` -> the text of ``<prefix>.<v>``.
+
+    The language is fixed when the widget is drawn, so the function gives the same labels
+    wherever it is called later (AppTest calls it outside the script run).
+    """
+    lang = current_language()
+    return lambda value: translate(lang, f"{prefix}.{value}")

@@ -4,23 +4,24 @@ A long training loop inside one script run would be cut off by every widget chan
 loop is turned inside out (see ../shared/DESIGN.md, "Live training"):
 
 * the trainer lives in ``st.session_state`` (one per browser session and ``key``);
-* while *playing*, a fragment re-runs itself every ``interval_s`` seconds; each run ("tick")
-  trains for a fixed time budget with :func:`tick`, then redraws;
+* while *playing*, a fragment re-runs itself every ``INTERVAL_S`` seconds; each run ("tick",
+  :func:`advance`) trains for a fixed time budget with ``trainer.step_for``, then redraws;
 * the buttons are callbacks, so pressing one never loses a step;
 * a trainer that stops itself (a NaN or inf in its metrics) pauses the loop and its reason is
-  shown as a translated warning; the user changes a setting and presses play again.
+  shown as a translated warning; the user changes a setting and presses play again, which
+  rewinds to the last finite state (``trainer.resume()``) and carries on.
 
 Example (the page supplies the trainer factory and the drawing function)::
 
     from dashboard.ui import live_training as live
-    from engine.training import MLETrainer, MLEConfig
+    from engine.mle import MLEConfig, MLETrainer
 
     config = MLEConfig(family="gaussian", lr=0.05)
-    trainer = live.trainer_for("mle", config, lambda: MLETrainer(data, config))
+    trainer = live.trainer_for("mle", config, lambda: MLETrainer(config, data))
     live.controls("mle")                       # play / pause, step, reset, speed
     live.run("mle", draw=lambda tr: st.plotly_chart(figure_of(tr)))
 
-:func:`tick` and the callbacks touch only ``session_state``-like mappings, so they are tested
+:func:`advance` and the callbacks touch only ``session_state``-like mappings, so they are tested
 without a browser (``tests/dashboard/test_live_training.py``).
 """
 
@@ -33,7 +34,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.ui.i18n import t
+from dashboard.ui.i18n import labeler, t
 
 SPEEDS = {"slow": 0.03, "normal": 0.12, "fast": 0.3}  # seconds of training per tick
 INTERVAL_S = 0.35  # seconds between ticks: leaves the browser time to draw
@@ -51,21 +52,17 @@ class Slot:
     last_metrics: list = field(default_factory=list)
 
 
-def tick(trainer, budget_s: float, *, chunk: int = 1, max_steps: int = 100_000, clock=time.perf_counter) -> list:
-    """Train for about ``budget_s`` seconds (at least one chunk) and return the metrics taken.
-
-    Stops early when the trainer stops itself. ``chunk`` steps are taken per ``trainer.step``
-    call; it grows while steps are cheap so the clock is not read after every tiny step.
-    """
+def advance(s: Slot, clock=time.perf_counter) -> None:
+    """One tick while playing: train for the speed's time budget, measure the rate, and pause
+    if the trainer stopped itself. Does nothing while paused."""
+    if not s.playing:
+        return
     start = clock()
-    metrics: list = []
-    while len(metrics) < max_steps and trainer.stopped is None:
-        taken = trainer.step(chunk)
-        metrics.extend(taken)
-        if not taken or clock() - start >= budget_s:
-            break
-        chunk = min(chunk * 2, 256)
-    return metrics
+    s.last_metrics = s.trainer.step_for(SPEEDS[s.speed])
+    elapsed = clock() - start
+    s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
+    if s.trainer.stopped is not None:
+        s.playing = False
 
 
 def _slot_key(key: str) -> str:
@@ -91,7 +88,7 @@ def slot(key: str, state: MutableMapping | None = None) -> Slot:
 def play(key: str, state: MutableMapping | None = None) -> None:
     s = slot(key, state)
     if s.trainer.stopped is not None:
-        s.trainer.resume()  # the user saw the warning and pressed play: try again from here
+        s.trainer.resume()  # the user saw the warning and pressed play: rewind to finite values, go on
     s.playing = True
 
 
@@ -116,8 +113,7 @@ def reset(key: str, state: MutableMapping | None = None) -> None:
 
 def stop_message(stop) -> str:
     """A translated sentence for an ``engine.training.StopReason``."""
-    detail = {k: v for k, v in stop.detail.items()}
-    return t(f"training.stop.{stop.code}", step=stop.step, **detail)
+    return t(f"training.stop.{stop.code}", step=stop.step, **stop.detail)
 
 
 def controls(key: str, *, step_sizes=(1, 10)) -> None:
@@ -136,7 +132,7 @@ def controls(key: str, *, step_sizes=(1, 10)) -> None:
     columns[3].button(t("training.reset"), icon=":material/restart_alt:", key=f"{key}_reset", on_click=reset,
                       args=(key,), width="stretch")
     s.speed = columns[4].select_slider(t("training.speed"), options=list(SPEEDS), value=s.speed,
-                                       format_func=lambda v: t(f"training.speeds.{v}"), key=f"{key}_speed")
+                                       format_func=labeler("training.speeds"), key=f"{key}_speed")
 
 
 def run(key: str, draw: Callable[[Any], None]) -> None:
@@ -146,12 +142,8 @@ def run(key: str, draw: Callable[[Any], None]) -> None:
     @st.fragment(run_every=INTERVAL_S if s.playing else None)
     def live_view() -> None:
         if s.playing:
-            start = time.perf_counter()
-            s.last_metrics = tick(s.trainer, SPEEDS[s.speed])
-            elapsed = time.perf_counter() - start
-            s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
-            if s.trainer.stopped is not None:
-                s.playing = False
+            advance(s)
+            if not s.playing:  # the trainer stopped itself during this tick
                 st.rerun(scope="app")  # redraw the buttons as paused and stop the timer
         if s.trainer.stopped is not None:
             st.warning(stop_message(s.trainer.stopped), icon=":material/warning:")

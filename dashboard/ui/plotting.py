@@ -77,13 +77,13 @@ def subplot_grid(rows: int, cols: int, *, titles=(), x_title: str = "", y_titles
 def vertical_line(x: float, axis: str = "", **line) -> dict:
     """A layout shape spanning the full height of subplot ``axis`` ("" for the first, "2", ...)."""
     return dict(type="line", xref=f"x{axis}", yref=f"y{axis} domain", x0=x, x1=x, y0=0, y1=1,
-                line=dict(color=COLORS["muted"], width=1, **line))
+                line={"color": COLORS["muted"], "width": 1, **line})
 
 
 def horizontal_line(y: float, axis: str = "", **line) -> dict:
     """A layout shape spanning the full width of subplot ``axis``."""
     return dict(type="line", xref=f"x{axis} domain", yref=f"y{axis}", x0=0, x1=1, y0=y, y1=y,
-                line=dict(color=COLORS["muted"], width=1, **line))
+                line={"color": COLORS["muted"], "width": 1, **line})
 
 
 def band(x0: float, x1: float, color: str, axis: str = "") -> dict:
@@ -120,3 +120,24 @@ def format_value(value: float, digits: int = 3) -> str:
     if math.isinf(value):
         return "∞"
     return f"{value:.{digits}f}"
+
+
+def surface_with_path(x, y, z, path, *, x_title: str, y_title: str, z_title: str, path_name: str,
+                      end_name: str, colorscale: str = "Blues_r", height: int = 340) -> go.Figure:
+    """Contours of a function of two parameters with an optimiser's path drawn on top.
+
+    ``z`` has shape (len(y), len(x)); ``path`` is (steps, 2) of (x, y), start first. Used for
+    every "loss landscape + where gradient descent went" picture in the course.
+    """
+    path = np.asarray(path, dtype=float)
+    fig = base_figure(height, x_title=x_title, y_title=y_title, hovermode="closest")
+    fig.add_traces([
+        dict(type="contour", x=x, y=y, z=z, colorscale=colorscale, contours=dict(showlines=False), ncontours=25,
+             name=z_title, colorbar=dict(title=dict(text=z_title, side="right"), thickness=12),
+             hovertemplate="%{x:.2f}, %{y:.2f}: %{z:.3f}<extra></extra>"),
+        dict(type="scatter", x=path[:, 0], y=path[:, 1], mode="lines+markers", name=path_name,
+             line=dict(color=COLORS["q"], width=2), marker=dict(size=5)),
+        dict(type="scatter", x=path[-1:, 0], y=path[-1:, 1], mode="markers", name=end_name,
+             marker=dict(color=COLORS["q"], size=14, symbol="star")),
+    ])
+    return fig

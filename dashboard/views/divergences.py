@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard.ui import divergence_plots as plots
 from dashboard.ui.controls import DistSpec, distribution_controls
-from dashboard.ui.i18n import current_language, t, translate
+from dashboard.ui.i18n import current_language, labeler, t, translate
 from dashboard.ui.plotting import COLORS, format_value, plot_grid
 from engine import divergences as D
 from engine import projections, toy2d, transport
@@ -103,7 +103,7 @@ def move_q_away() -> None:
     controls, picture = st.columns([1, 2])
     with controls:
         shape = st.segmented_control(t("divergences.sweep.shape"), ("uniform", "normal"), default="uniform",
-                                     format_func=lambda k: t(f"controls.dist.kinds.{k}"), key="sweep_shape")
+                                     format_func=labeler("controls.dist.kinds"), key="sweep_shape")
         width = st.slider(t("divergences.sweep.width"), 0.2, 2.0, 1.0, 0.1, key="sweep_width")
         theta = st.slider("θ", float(SWEEP_THETAS[0]), float(SWEEP_THETAS[-1]), 1.5, 0.05, key="sweep_theta")
     densities, sweep = sweep_figures(shape or "uniform", width, theta, current_language())
@@ -153,9 +153,9 @@ def two_d_examples() -> None:
         with controls:
             names = toy2d.NAMES
             source = st.selectbox(t("divergences.two_d.source"), names, index=names.index("gaussian"),
-                                  format_func=lambda k: t(f"controls.toy2d.{k}"), key="clouds_source")
+                                  format_func=labeler("controls.toy2d"), key="clouds_source")
             target = st.selectbox(t("divergences.two_d.target"), names, index=names.index("ring"),
-                                  format_func=lambda k: t(f"controls.toy2d.{k}"), key="clouds_target")
+                                  format_func=labeler("controls.toy2d"), key="clouds_target")
             n = st.slider(t("divergences.two_d.samples"), 10, 300, 120, 10, key="clouds_n")
             order = st.radio(t("divergences.two_d.order"), (1, 2), horizontal=True, key="clouds_order",
                              format_func=lambda k: f"W{k}")

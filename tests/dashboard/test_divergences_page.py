@@ -1,7 +1,6 @@
 """AppTest of the Divergences page: it renders in both languages, its numbers are the engine's
 for whatever the sliders say, and every control changes what is shown without raising."""
 
-import json
 import math
 
 import pytest
@@ -9,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.ui.controls import DistSpec
 from engine import divergences as D
+from tests.dashboard.plotly_spec import chart
 
 LABELS = {"kl_pq": "KL(P‖Q)", "kl_qp": "KL(Q‖P)", "js": "JS(P, Q)", "tv": "TV(P, Q)", "w1": "W₁(P, Q)",
           "w2": "W₂(P, Q)"}
@@ -38,11 +38,6 @@ def spec_from_widgets(at: AppTest, prefix: str) -> DistSpec:
                     value.get(f"{prefix}_weight", 0.5), value.get(f"{prefix}_separation", 3.0))
 
 
-def chart(at: AppTest, key: str) -> dict:
-    """The plotly spec of the chart drawn with ``key`` (Streamlit puts the key at the end of its id)."""
-    found = [json.loads(el.proto.spec) for el in at.get("plotly_chart") if el.proto.id.endswith(f"-{key}")]
-    assert len(found) == 1, f"expected one chart with key {key!r}"
-    return found[0]
 
 
 def assert_numbers_match_engine(at: AppTest) -> None:

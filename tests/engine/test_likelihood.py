@@ -144,7 +144,10 @@ def test_em_never_decreases_on_arbitrary_small_data(data_seed, n, k, d, seed):
     x = x[:, 0] if d == 1 else x
     fit = fit_mixture(x, k, seed=seed, max_iter=60)
     h = fit.log_likelihood_history
-    assert np.all(np.isfinite(h)) and np.all(np.diff(h) >= -1e-12 * (1 + np.abs(h[1:])))
+    # Rounding allowance: near convergence, with components collapsed onto single points (the
+    # floor-clamped covariances are nearly singular), consecutive values agree to ~1e-12 and
+    # their rounding error is of that size; a real EM bug loses far more (>= 1e-6 here).
+    assert np.all(np.isfinite(h)) and np.all(np.diff(h) >= -1e-10 * (1 + np.abs(h[1:])))
     assert fit.weights.sum() == pytest.approx(1.0, abs=1e-12)
 
 

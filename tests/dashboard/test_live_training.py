@@ -1,0 +1,96 @@
+"""The live-training component without a browser: its state machine, tick and stop handling.
+
+AppTest does not tick ``run_every`` fragments (the browser drives them), so the pieces the
+fragment calls are tested directly against a plain dict standing in for ``st.session_state``.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from dashboard.ui import live_training as live
+from dashboard.ui.i18n import translate
+from engine.mle import MLEConfig, MLETrainer
+
+DATA = np.random.default_rng(1).normal(0.5, 1.2, 300)
+
+
+def make(state: dict, config=MLEConfig(optimizer="adam", lr=0.05)):
+    return live.trainer_for("mle", config, lambda: MLETrainer(config, DATA), state)
+
+
+def test_trainer_is_kept_per_key_and_rebuilt_when_its_config_changes():
+    state: dict = {}
+    first = make(state)
+    assert make(state) is first  # same config: same trainer, training progress kept
+    other = make(state, MLEConfig(optimizer="sgd", lr=0.1))
+    assert other is not first and live.slot("mle", state).trainer is other
+    assert not live.slot("mle", state).playing  # a new trainer starts paused
+
+
+def test_buttons_play_pause_step_and_reset():
+    state: dict = {}
+    trainer = make(state)
+    live.step_once("mle", 10, state)
+    assert trainer.step_count == 10 and len(live.slot("mle", state).last_metrics) == 10
+    live.play("mle", state)
+    assert live.slot("mle", state).playing
+    live.pause("mle", state)
+    assert not live.slot("mle", state).playing
+    live.reset("mle", state)
+    assert trainer.step_count == 0 and trainer.history == []
+
+
+def test_advance_trains_for_the_speed_budget_only_while_playing():
+    state: dict = {}
+    trainer = make(state)
+    s = live.slot("mle", state)
+    live.advance(s)
+    assert trainer.step_count == 0  # paused: a tick does nothing
+    live.play("mle", state)
+    s.speed = "slow"
+    live.advance(s)
+    taken = trainer.step_count
+    assert taken > 0 and s.steps_per_second > 0 and s.playing
+    live.advance(s)
+    assert trainer.step_count > taken  # every tick continues where the last one stopped
+
+
+def test_a_diverging_run_pauses_with_a_translated_reason_and_play_recovers():
+    state: dict = {}
+    trainer = make(state, MLEConfig(optimizer="sgd", lr=100.0))
+    live.play("mle", state)
+    s = live.slot("mle", state)
+    for _ in range(20):
+        live.advance(s)
+        if not s.playing:
+            break
+    assert not s.playing and trainer.stopped is not None and trainer.stopped.code == "non_finite"
+    for lang in ("en", "ko"):
+        message = translate(lang, f"training.stop.{trainer.stopped.code}", step=trainer.stopped.step,
+                            **trainer.stopped.detail)
+        assert "100" in message and str(trainer.stopped.step) in message
+    # The student lowers the learning rate and presses play: training resumes from finite values.
+    trainer.set_lr(0.05)
+    live.play("mle", state)
+    assert trainer.stopped is None and s.playing
+    live.advance(s)
+    assert trainer.stopped is None and math.isfinite(trainer.history[-1]["loss"])
+
+
+def test_stepping_after_a_stop_also_recovers():
+    state: dict = {}
+    trainer = make(state, MLEConfig(optimizer="sgd", lr=100.0))
+    live.step_once("mle", 200, state)
+    assert trainer.stopped is not None
+    trainer.set_lr(0.01)
+    live.step_once("mle", 5, state)
+    assert trainer.stopped is None and len(live.slot("mle", state).last_metrics) == 5
+
+
+@pytest.mark.parametrize("code", ["non_finite"])
+def test_every_stop_code_has_a_message_in_both_languages(code):
+    detail = {"metric": "loss", "value": "nan", "lr": 3.0, "optimizer": "sgd", "family": "gaussian"}
+    for lang in ("en", "ko"):
+        assert "nan" in translate(lang, f"training.stop.{code}", step=7, **detail)
