@@ -21,7 +21,7 @@ import torch
 from engine.distributions import Mixture, Normal
 from engine.likelihood import (
     fit_gaussian,
-    fit_mixture,
+    em_mixture,
     kde,
     kde_capacity_curve,
     kl_decomposition,
@@ -40,12 +40,12 @@ TEST = P.sample(500, rng=1)
 GRID = np.linspace(-5.0, 5.0, 600)
 KDE_002 = kde(TRAIN, 0.02)
 KDE_03 = kde(TRAIN, 0.3)
-MIX_MODEL = fit_mixture(TRAIN, 3, seed=0).model
+MIX_MODEL = em_mixture(TRAIN, 3, seed=0).model
 NS = np.unique(np.geomspace(10, 1000, 8).astype(int))  # 8 sample sizes up to 1000
 
 CASES = {
     "fit_gaussian (n=500)": lambda: fit_gaussian(TRAIN),
-    "fit_mixture k=3 (n=500)": lambda: fit_mixture(TRAIN, 3, seed=0),
+    "em_mixture k=3 (n=500)": lambda: em_mixture(TRAIN, 3, seed=0),
     "kde logpdf, 600 points (n=500, h=0.3)": lambda: KDE_03.logpdf(GRID),
     "kde logpdf, 600 points (n=500, h=0.02)": lambda: KDE_002.logpdf(GRID),
     "kl_decomposition, Normal model": lambda: kl_decomposition(P, Normal(0.2, 1.8)),

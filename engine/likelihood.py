@@ -103,7 +103,7 @@ def fit_gaussian(x) -> Normal | MultivariateNormal:
 
 @dataclass(frozen=True, eq=False)
 class MixtureFit:
-    """Result of ``fit_mixture``. Components are sorted by (first coordinate of) their mean."""
+    """Result of ``em_mixture``. Components are sorted by (first coordinate of) their mean."""
 
     model: Mixture | GaussianMixture
     weights: np.ndarray  # (k,)
@@ -135,7 +135,7 @@ def _kmeanspp(z: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(idx)
 
 
-def fit_mixture(x, k: int, seed=0, max_iter: int = 200, tol: float = 1e-8) -> MixtureFit:
+def em_mixture(x, k: int, seed=0, max_iter: int = 200, tol: float = 1e-8) -> MixtureFit:
     """Gaussian mixture with k components by EM (Dempster, Laird & Rubin 1977; Bishop PRML 9.2).
 
     EM runs on standardised data (each coordinate centred and divided by its std) and maps the
@@ -188,6 +188,13 @@ def fit_mixture(x, k: int, seed=0, max_iter: int = 200, tol: float = 1e-8) -> Mi
     else:
         model = GaussianMixture(weights / weights.sum(), means, covs)
     return MixtureFit(model, weights, means, covs, hist, converged)
+
+
+def fit_mixture(x, k: int, seed=0, max_iter: int = 200, tol: float = 1e-8) -> Mixture | GaussianMixture:
+    """The maximum-likelihood mixture of k Gaussians found by EM: 1D data gives an
+    ``engine.distributions.Mixture`` of Normals, (n, d) data a ``GaussianMixture``.
+    ``em_mixture`` returns the same fit with its per-iteration log-likelihood history."""
+    return em_mixture(x, k, seed, max_iter=max_iter, tol=tol).model
 
 
 def kde(x, bandwidth: float) -> GaussianKDE | MultivariateKDE:
@@ -352,7 +359,7 @@ def mixture_capacity_curve(train, test, ks, seed=0, max_iter: int = 200, tol: fl
     """
     train, test = _data(train, "train"), _data(test, "test")
     ks = np.array([_positive_int(k, "ks entries") for k in np.atleast_1d(ks)], dtype=np.int64)
-    fits = [fit_mixture(train, int(k), seed, max_iter=max_iter, tol=tol).model for k in ks]
+    fits = [fit_mixture(train, int(k), seed, max_iter=max_iter, tol=tol) for k in ks]
     return CapacityCurve("k", ks, np.array([mean_log_likelihood(f, train) for f in fits]),
                          np.array([mean_log_likelihood(f, test) for f in fits]))
 

@@ -36,7 +36,9 @@ import streamlit as st
 
 from dashboard.ui.i18n import labeler, t
 
-SPEEDS = {"slow": 0.03, "normal": 0.12, "fast": 0.3}  # seconds of training per tick
+# Per tick: (time budget in seconds, most steps). Small models take thousands of steps per
+# second, too fast to watch; "slow" and "normal" cap the steps so a path can be followed.
+SPEEDS = {"slow": (0.15, 2), "normal": (0.15, 20), "fast": (0.15, 100_000)}
 INTERVAL_S = 0.35  # seconds between ticks: leaves the browser time to draw
 
 
@@ -58,7 +60,8 @@ def advance(s: Slot, clock=time.perf_counter) -> None:
     if not s.playing:
         return
     start = clock()
-    s.last_metrics = s.trainer.step_for(SPEEDS[s.speed])
+    budget_s, max_steps = SPEEDS[s.speed]
+    s.last_metrics = s.trainer.step_for(budget_s, max_steps)
     elapsed = clock() - start
     s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
     if s.trainer.stopped is not None:

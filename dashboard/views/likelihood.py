@@ -48,7 +48,7 @@ def fitted_model(spec: DistSpec, n: int, seed: int, kind: str, k: int, bandwidth
     if kind == "gaussian":
         model = L.fit_gaussian(train)
     elif kind == "mixture":
-        model = L.fit_mixture(train, k, seed=seed).model
+        model = L.fit_mixture(train, k, seed=seed)
     else:
         model = L.kde(train, bandwidth)
     p = spec.build()
@@ -245,7 +245,7 @@ def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
 def two_d_view(name: str, n: int, kind: str, k: int, seed: int, lang: str):
     rng = np.random.default_rng(seed)
     train, test = toy2d.sample(name, n, rng), toy2d.sample(name, N_TEST, rng)
-    model = L.fit_gaussian(train) if kind == "gaussian" else L.fit_mixture(train, k, seed=seed).model
+    model = L.fit_gaussian(train) if kind == "gaussian" else L.fit_mixture(train, k, seed=seed)
     grid = np.linspace(-3.5, 3.5, 120)
     gx, gy = np.meshgrid(grid, grid)
     density = model.pdf(np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)  # (120, 120)

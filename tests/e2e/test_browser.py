@@ -124,3 +124,28 @@ def test_language_radio_and_sidebar_navigation(page, streamlit_server):
     wait_for_heading(page, translate("ko", title_key("divergences")))
     assert re.search(r"[?&]lang=ko\b", page.url), page.url
     assert sidebar.get_by_text(translate("ko", "common.sidebar.device_heading"), exact=True).is_visible()
+
+
+def test_live_training_plays_and_pauses_in_the_browser(page, streamlit_server):
+    """The play loop is a run_every fragment that only a browser drives (AppTest cannot tick it)."""
+    page.goto(f"{streamlit_server}/likelihood?lang=en", wait_until="domcontentloaded")
+    wait_for_heading(page, translate("en", "likelihood.title"))
+    main = page.locator('[data-testid="stMain"]')
+    main.get_by_role("button", name=translate("en", "training.play")).click()
+    step = re.compile(r"Training… step (\d+)")
+    playing = main.get_by_text(step).first
+    playing.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_timeout(2500)  # several ticks
+    first = int(step.search(playing.inner_text()).group(1))
+    page.wait_for_timeout(1500)
+    later = int(step.search(main.get_by_text(step).first.inner_text()).group(1))
+    assert later > first > 0, (first, later)
+    main.get_by_role("button", name=translate("en", "training.pause")).click()
+    paused = main.get_by_text(re.compile(r"Paused at step (\d+)")).first
+    paused.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    stopped_at = int(re.search(r"Paused at step (\d+)", paused.inner_text()).group(1))
+    page.wait_for_timeout(1500)
+    again = int(re.search(r"Paused at step (\d+)", main.get_by_text(re.compile(r"Paused at step")).first.inner_text()).group(1))
+    assert again == stopped_at >= later  # paused means paused
+    assert_no_errors(page)
+    full_page_screenshot(page, SCREENSHOTS / "likelihood-after-training-en.png")

@@ -30,6 +30,7 @@ from engine.likelihood import (
     CapacityCurve,
     KLDecomposition,
     entropy,
+    em_mixture,
     expected_log_likelihood,
     fit_gaussian,
     fit_mixture,
@@ -113,7 +114,7 @@ def test_fit_gaussian_rejects_degenerate_data(bad):
 def test_em_log_likelihood_never_decreases_1d():
     x = P_MIX.sample(400, rng=3)
     for k, seed in [(2, 0), (3, 1), (5, 2), (8, 3)]:
-        fit = fit_mixture(x, k, seed=seed)
+        fit = em_mixture(x, k, seed=seed)
         h = fit.log_likelihood_history
         assert np.all(np.isfinite(h)) and h.size >= 2
         assert np.all(np.diff(h) >= -1e-12), (k, seed, np.diff(h).min())  # 1e-12: rounding of a mean of logs
@@ -126,7 +127,7 @@ def test_em_log_likelihood_never_decreases_2d():
     x = np.concatenate([rng.normal([0, 0], [1.0, 0.3], (150, 2)), rng.normal([3, 1], [0.5, 1.0], (150, 2)),
                         rng.normal([-2, 3], 0.4, (100, 2))])
     for k, seed in [(2, 0), (3, 1), (6, 2)]:
-        fit = fit_mixture(x, k, seed=seed)
+        fit = em_mixture(x, k, seed=seed)
         assert isinstance(fit.model, GaussianMixture)
         assert np.all(np.diff(fit.log_likelihood_history) >= -1e-12)
         assert fit.log_likelihood_history[-1] == pytest.approx(mean_log_likelihood(fit.model, x), abs=1e-10)
@@ -142,7 +143,7 @@ def test_em_never_decreases_on_arbitrary_small_data(data_seed, n, k, d, seed):
     rng = np.random.default_rng(data_seed)
     x = rng.standard_t(3, size=(n, d)) * rng.uniform(0.1, 10.0, d)
     x = x[:, 0] if d == 1 else x
-    fit = fit_mixture(x, k, seed=seed, max_iter=60)
+    fit = em_mixture(x, k, seed=seed, max_iter=60)
     h = fit.log_likelihood_history
     # Rounding allowance: near convergence, with components collapsed onto single points (the
     # floor-clamped covariances are nearly singular), consecutive values agree to ~1e-12 and
@@ -151,10 +152,18 @@ def test_em_never_decreases_on_arbitrary_small_data(data_seed, n, k, d, seed):
     assert fit.weights.sum() == pytest.approx(1.0, abs=1e-12)
 
 
+def test_fit_mixture_returns_the_em_model():
+    x = Mixture((Normal(-2.0, 0.5), Normal(1.0, 1.0)), (0.4, 0.6)).sample(300, rng=2)
+    model = fit_mixture(x, 2, seed=4)
+    assert isinstance(model, Mixture) and model == em_mixture(x, 2, seed=4).model
+    x2 = np.column_stack([x, np.random.default_rng(3).normal(size=300)])
+    assert isinstance(fit_mixture(x2, 2, seed=4), GaussianMixture)
+
+
 def test_em_recovers_a_well_separated_mixture_1d():
     n, w, mus, sd = 4000, 0.3, (-4.0, 3.0), 1.0
     x = Mixture((Normal(mus[0], sd), Normal(mus[1], sd)), (w, 1 - w)).sample(n, rng=5)
-    fit = fit_mixture(x, 2, seed=0)
+    fit = em_mixture(x, 2, seed=0)
     assert fit.converged
     # Standard errors of the MLE with known labels (the overlap at 7 std apart is negligible):
     # weight sqrt(w (1 - w) / n), mean sd / sqrt(n w_j), std sd / sqrt(2 n w_j). Allow 4 SE.
@@ -169,7 +178,7 @@ def test_em_recovers_a_well_separated_mixture_2d():
     rng = np.random.default_rng(6)
     n0, n1 = 1200, 2800
     x = np.concatenate([rng.normal([-3.0, 0.0], 0.5, (n0, 2)), rng.normal([3.0, 1.0], 0.8, (n1, 2))])
-    fit = fit_mixture(x, 2, seed=1)
+    fit = em_mixture(x, 2, seed=1)
     n, w = n0 + n1, n0 / (n0 + n1)
     assert abs(fit.weights[0] - 0.3) < 4 * math.sqrt(w * (1 - w) / n)
     np.testing.assert_array_less(np.abs(fit.means[0] - [-3.0, 0.0]), 4 * 0.5 / math.sqrt(n0))
@@ -178,7 +187,7 @@ def test_em_recovers_a_well_separated_mixture_2d():
 
 def test_em_is_deterministic_and_seed_dependent_only_through_init():
     x = P_MIX.sample(300, rng=7)
-    a, b = fit_mixture(x, 3, seed=11), fit_mixture(x, 3, seed=11)
+    a, b = em_mixture(x, 3, seed=11), em_mixture(x, 3, seed=11)
     np.testing.assert_array_equal(a.log_likelihood_history, b.log_likelihood_history)
     np.testing.assert_array_equal(a.means, b.means)
 
@@ -187,7 +196,7 @@ def test_em_variance_floor_keeps_a_component_on_one_point_finite():
     # An outlier 60 std away: k-means++ seeds a component on it, which then owns exactly one
     # point and would shrink to zero variance (likelihood -> +inf) without the floor.
     x = np.concatenate([np.random.default_rng(8).normal(size=200), [60.0]])
-    fit = fit_mixture(x, 2, seed=0)
+    fit = em_mixture(x, 2, seed=0)
     assert np.all(np.isfinite(fit.log_likelihood_history))
     assert np.all(np.diff(fit.log_likelihood_history) >= -1e-12)
     assert fit.covs.min() == pytest.approx(VAR_FLOOR * x.var(), rel=1e-9)  # sits exactly on the floor
@@ -197,7 +206,7 @@ def test_em_variance_floor_keeps_a_component_on_one_point_finite():
 @pytest.mark.parametrize("k", [0, 6, 2.5])
 def test_fit_mixture_rejects_bad_k(k):
     with pytest.raises(ValueError):
-        fit_mixture(np.arange(5.0), k, seed=0)
+        em_mixture(np.arange(5.0), k, seed=0)
 
 
 # ---------------------------------------------------------------- KDE
@@ -303,7 +312,7 @@ def test_mixture_capacity_curve_scores_each_fit():
     assert curve.parameter == "k"
     np.testing.assert_array_equal(curve.values, [1, 2, 4])
     for i, k in enumerate((1, 2, 4)):
-        model = fit_mixture(train, k, seed=3).model
+        model = fit_mixture(train, k, seed=3)
         assert curve.train_log_likelihood[i] == pytest.approx(np.mean(model.logpdf(train)), abs=1e-12)
         assert curve.test_log_likelihood[i] == pytest.approx(np.mean(model.logpdf(test)), abs=1e-12)
     assert curve.train_log_likelihood[1] > curve.train_log_likelihood[0] + 0.1  # the bimodal data need k = 2
@@ -472,4 +481,4 @@ def test_likelihood_functions_reject_bad_data(bad):
     with pytest.raises(ValueError):
         kde(bad, 0.1)
     with pytest.raises(ValueError):
-        fit_mixture(bad, 1, seed=0)
+        em_mixture(bad, 1, seed=0)
