@@ -8,14 +8,13 @@ median time (ms) of each divergence computed on its own, their sum, and ``diverg
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
 
 import numpy as np
+import timing
 
 from engine.distributions import Mixture, Normal, Uniform
 from engine.divergences import divergence_report, js, kl, reverse_kl, shift_sweep, tv, wasserstein
@@ -48,14 +47,7 @@ FUNCTIONS = {
 
 
 def median_ms(fn, repeats: int = REPEATS) -> float:
-    for _ in range(WARMUP):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return timing.median_ms(fn, repeats, WARMUP)
 
 
 def main() -> None:

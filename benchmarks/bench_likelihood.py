@@ -16,12 +16,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
 
 import numpy as np
+import timing
 import torch
 
 from engine.distributions import Mixture, Normal
 from engine.likelihood import (
-    fit_gaussian,
     em_mixture,
+    fit_gaussian,
     kde,
     kde_capacity_curve,
     kl_decomposition,
@@ -51,21 +52,15 @@ CASES = {
     "kl_decomposition, Normal model": lambda: kl_decomposition(P, Normal(0.2, 1.8)),
     "kl_decomposition, Mixture model (k=3 EM fit)": lambda: kl_decomposition(P, MIX_MODEL),
     "kl_decomposition, KDE model (n=500, h=0.02)": lambda: kl_decomposition(P, KDE_002),
-    "standard_error_curve (8 ns <= 1000, 200 repeats)": lambda: standard_error_curve(P, Normal(0.2, 1.8), NS, 200, rng=0),
+    "standard_error_curve (8 ns <= 1000, 200 repeats)": lambda: standard_error_curve(
+        P, Normal(0.2, 1.8), NS, 200, rng=0),
     "mixture_capacity_curve (k=1..8)": lambda: mixture_capacity_curve(TRAIN, TEST, range(1, 9), seed=0),
     "kde_capacity_curve (12 bandwidths)": lambda: kde_capacity_curve(TRAIN, TEST, np.geomspace(1.0, 0.001, 12)),
 }
 
 
 def median_ms(fn, repeats: int = REPEATS) -> float:
-    for _ in range(WARMUP):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times)
+    return timing.median_ms(fn, repeats, WARMUP)
 
 
 def steps_per_second(config: MLEConfig) -> float:

@@ -7,11 +7,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run dashboard/Home.py` puts only dashboard/ on the path
     sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from dashboard.ui.course import HOME_VIEW, built_chapters  # noqa: E402
-from dashboard.ui.i18n import t  # noqa: E402
-from dashboard.ui.sidebar import device_panel, language_switch  # noqa: E402
+from dashboard.ui.course import HOME_VIEW, built_chapters
+from dashboard.ui.i18n import t
+from dashboard.ui.sidebar import device_panel, language_switch
 
 language_switch()
 st.set_page_config(page_title=t("common.app_title"), page_icon="🎲", layout="wide")

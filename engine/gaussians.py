@@ -379,7 +379,8 @@ class GaussianKDE(_ByValue, Distribution):
         what Gauss-Legendre needs to converge geometrically on log-density integrands.
         """
         c, h = self.points, self.bandwidth
-        cells = np.unique(np.round(c / h).astype(np.int64)[:, None] + np.arange(-_KDE_PANEL_REACH, _KDE_PANEL_REACH + 1))
+        reach = np.arange(-_KDE_PANEL_REACH, _KDE_PANEL_REACH + 1)
+        cells = np.unique(np.round(c / h).astype(np.int64)[:, None] + reach)
         gap = np.diff(c)
         big = gap > 4.0 * h
         if not big.any():
@@ -397,4 +398,5 @@ class GaussianKDE(_ByValue, Distribution):
 
     @property
     def effective_support(self) -> tuple[float, float]:
-        return float(self.points[0] - Z_EFFECTIVE * self.bandwidth), float(self.points[-1] + Z_EFFECTIVE * self.bandwidth)
+        reach = Z_EFFECTIVE * self.bandwidth
+        return float(self.points[0] - reach), float(self.points[-1] + reach)

@@ -108,7 +108,7 @@ class BaseTrainer(ABC):
         """User-controlled settings (e.g. lr) that a rewind must not undo; see ``resume``."""
         return {}
 
-    def _apply_settings(self, settings: dict) -> None:
+    def _apply_settings(self, settings: dict) -> None:  # noqa: B027  (optional hook, no-op by default)
         """Re-apply what ``_settings`` returned after a rewind restored older state."""
 
     # ---- the protocol

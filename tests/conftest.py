@@ -58,3 +58,15 @@ def app_test():
         return at.run() if run else at
 
     return make
+
+
+@pytest.fixture
+def page_app(app_test):
+    """Factory: ``page_app(page, lang="en")`` -> an AppTest that has drawn ``page`` without an exception."""
+
+    def make(page: str, lang: str = "en"):
+        at = app_test(page, lang=lang)
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return make

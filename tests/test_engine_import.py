@@ -32,7 +32,8 @@ print(json.dumps({{"imported": imported, "loaded": [m for m in {front_end!r} if 
 
 def test_engine_does_not_import_front_end():
     code = PROBE.format(modules=MODULES, front_end=FRONT_END)
-    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert "engine" in report["imported"]

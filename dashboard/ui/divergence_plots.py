@@ -10,8 +10,17 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.ui.plotting import (COLORS, band, base_figure, finite_or_none, horizontal_line, rgba,
-                                   subplot_grid, surface_with_path, vertical_line)
+from dashboard.ui.plotting import (
+    COLORS,
+    band,
+    base_figure,
+    finite_or_none,
+    horizontal_line,
+    rgba,
+    subplot_grid,
+    surface_with_path,
+    vertical_line,
+)
 
 
 def _infinite_spans(x: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
@@ -109,7 +118,7 @@ def sweep_figure(sweep, theta_now: float, *, labels: dict, height: int = 520) ->
     layout = subplot_grid(2, 4, titles=[labels[f"panel_{k}"] for k in SWEEP_PANELS],
                           x_title="θ", y_titles=(labels["value"], labels["slope"]))
     traces = []
-    for col, (panel, keys) in enumerate(SWEEP_PANELS.items(), start=1):
+    for col, keys in enumerate(SWEEP_PANELS.values(), start=1):
         for key in keys:
             color, dash = SWEEP_STYLES[key]
             for row, series in ((0, getattr(sweep, key)), (1, getattr(sweep, f"d_{key}"))):

@@ -209,8 +209,8 @@ def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
     lr = right.select_slider(t("likelihood.live.lr"), LEARNING_RATES, value=0.05, key="live_lr",
                              help=t("likelihood.live.lr_help"))
     identity = (spec, n, seed, family)  # a change here starts a new run; optimiser and lr change live
-    trainer = live.trainer_for("mle", identity,
-                               lambda: MLETrainer(MLEConfig(family=family, optimizer=optimizer, lr=lr, seed=seed), train))
+    config = MLEConfig(family=family, optimizer=optimizer, lr=lr, seed=seed)
+    trainer = live.trainer_for("mle", identity, lambda: MLETrainer(config, train))
     trainer.set_optimizer(optimizer)
     trainer.set_lr(lr)
     st.latex(t("likelihood.live.update"))

@@ -1,6 +1,7 @@
 """AppTest of the Divergences page: it renders in both languages, its numbers are the engine's
 for whatever the sliders say, and every control changes what is shown without raising."""
 
+import functools
 import math
 
 import pytest
@@ -15,13 +16,8 @@ LABELS = {"kl_pq": "KL(P‖Q)", "kl_qp": "KL(Q‖P)", "js": "JS(P, Q)", "tv": "T
 
 
 @pytest.fixture
-def open_page(app_test):
-    def open_(lang: str = "en") -> AppTest:
-        at = app_test("divergences", lang=lang)
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-
-    return open_
+def open_page(page_app):
+    return functools.partial(page_app, "divergences")
 
 
 def shown(at: AppTest) -> dict[str, str]:

@@ -2,6 +2,7 @@
 controls, the capacity knob shows over- and underfitting, and live training steps, diverges
 with a message, and recovers."""
 
+import functools
 import math
 
 import numpy as np
@@ -14,13 +15,8 @@ from tests.dashboard.plotly_spec import chart, values
 
 
 @pytest.fixture
-def open_page(app_test):
-    def open_(lang: str = "en") -> AppTest:
-        at = app_test("likelihood", lang=lang)
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-
-    return open_
+def open_page(page_app):
+    return functools.partial(page_app, "likelihood")
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -16,7 +16,10 @@ from engine.mle import MLEConfig, MLETrainer
 DATA = np.random.default_rng(1).normal(0.5, 1.2, 300)
 
 
-def make(state: dict, config=MLEConfig(optimizer="adam", lr=0.05)):
+ADAM = MLEConfig(optimizer="adam", lr=0.05)
+
+
+def make(state: dict, config: MLEConfig = ADAM):
     return live.trainer_for("mle", config, lambda: MLETrainer(config, DATA), state)
 
 

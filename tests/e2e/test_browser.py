@@ -145,7 +145,8 @@ def test_live_training_plays_and_pauses_in_the_browser(page, streamlit_server):
     paused.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
     stopped_at = int(re.search(r"Paused at step (\d+)", paused.inner_text()).group(1))
     page.wait_for_timeout(1500)
-    again = int(re.search(r"Paused at step (\d+)", main.get_by_text(re.compile(r"Paused at step")).first.inner_text()).group(1))
+    again_text = main.get_by_text(re.compile(r"Paused at step")).first.inner_text()
+    again = int(re.search(r"Paused at step (\d+)", again_text).group(1))
     assert again == stopped_at >= later  # paused means paused
     assert_no_errors(page)
     full_page_screenshot(page, SCREENSHOTS / "likelihood-after-training-en.png")

@@ -20,7 +20,8 @@ from engine.training import Trainer
 
 REL = 1e-12
 DATA = np.random.default_rng(0).normal(0.7, 1.5, 500)
-BIMODAL = np.concatenate([np.random.default_rng(1).normal(-2.0, 0.5, 200), np.random.default_rng(2).normal(1.5, 0.8, 300)])
+BIMODAL = np.concatenate([np.random.default_rng(1).normal(-2.0, 0.5, 200),
+                          np.random.default_rng(2).normal(1.5, 0.8, 300)])
 
 
 def _nll_and_grad(x, mu, log_sigma):

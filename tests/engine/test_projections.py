@@ -75,7 +75,9 @@ def test_gradient_matches_finite_differences():
     h = 1e-6
     for mu, ls in [(-4.0, 0.2), (1.0, 1.0), (4.7, -0.3)]:
         _, g = _reverse_kl_and_grad(BIMODAL, mu, ls)
-        f = lambda m, s: _reverse_kl_and_grad(BIMODAL, m, s)[0]
+        def f(m, s):
+            return _reverse_kl_and_grad(BIMODAL, m, s)[0]
+
         fd = [(f(mu + h, ls) - f(mu - h, ls)) / (2 * h), (f(mu, ls + h) - f(mu, ls - h)) / (2 * h)]
         # Central differences: error ~h^2 f''' + 1e-16 / h ~ 1e-10 relative to O(1) gradients.
         np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7)
