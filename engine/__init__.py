@@ -19,6 +19,11 @@ Modules:
     training       the live-trainer protocol: step, stop on non-finite, rewind, resume
     mle            maximum likelihood by gradient ascent (MLETrainer) and its loss surface
     device         cuda > mps > cpu selection and the torch thread cap
+    data.mnist     MNIST IDX loader: search order, MD5 checks, explicit download, training split
+    checkpoints    safetensors weights + JSON model cards, hash-checked; load_pretrained(name)
+    classifier     the small CNN that judges generated digits, and its training loop
+    metrics        class coverage, confidence and classifier Fréchet distance of samples
+    train          `python -m engine.train MODEL`: command-line training that ships a checkpoint
 """
 
 __version__ = "0.1.0"

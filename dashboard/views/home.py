@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard.ui.course import CHAPTERS
 from dashboard.ui.i18n import t
+from dashboard.ui.models import SHIPPED, mnist_status, pretrained
 
 
 def course_map_html() -> str:
@@ -32,6 +33,13 @@ MAP_STYLE = """<style>
   color: #475569; font-size: 0.8rem; text-align: center;}
 .course-map .arrow b {font-size: 1.6rem; line-height: 1;}
 </style>"""
+
+
+def data_text(card: dict) -> str:
+    """Which MNIST images trained a model and which were held out, from a model card's "data"."""
+    (a, b), (c, d) = card["train_range"], card["heldout_range"]
+    return t("home.models.data", train_split=card["train_split"], a=a, b=b - 1, heldout_split=card["heldout_split"],
+             c=c, d=d - 1)
 
 
 def chapter_card(number: int, chapter) -> None:
@@ -63,3 +71,21 @@ for number, chapter in enumerate(CHAPTERS, start=1):
 
 st.header(t("home.howto.title"), anchor=False)
 st.markdown(t("home.howto.body"))
+
+st.header(t("home.models.title"), anchor=False)
+st.markdown(t("home.models.intro"))
+for name in SHIPPED:
+    loaded = pretrained(name)
+    if loaded is not None:
+        _, card = loaded
+        metrics = ", ".join(f"{t(f'home.models.metric.{key}')} {value:.4g}" for key, value in card["metrics"].items())
+        st.success(t("home.models.ready", name=name, metrics=metrics, data=data_text(card["data"]),
+                     device=card["device"]["kind"], seconds=card["training"]["wall_time_s"],
+                     rebuild=card["rebuild"]), icon=":material/check_circle:")
+found, problem = mnist_status()
+if found:
+    st.info(t("home.models.mnist_found", description=data_text(found)), icon=":material/dataset:")
+else:
+    st.warning(t("home.models.mnist_missing"), icon=":material/dataset:")
+    with st.expander(t("home.models.details")):
+        st.code(problem, language=None)
