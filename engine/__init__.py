@@ -15,11 +15,13 @@ Modules:
     projections    fitting one Gaussian by forward vs reverse KL (mode covering vs seeking)
     toy2d          2D toy point clouds (gaussian, ring, moons, eight Gaussians, spiral) by name
     likelihood     closed-form and EM fits, KDEs, entropy / cross-entropy, Monte Carlo curves
-    gaussians      multivariate Gaussians, Gaussian mixtures, 1D and 2D Gaussian KDEs
+    gaussians      multivariate Gaussians and Gaussian mixtures (and the helpers the KDEs share)
+    kde            Gaussian KDEs: 1D (a Distribution, with cdf / ppf / breakpoints) and d-dimensional
     training       the live-trainer protocol: step, stop on non-finite, rewind, resume
     mle            maximum likelihood by gradient ascent (MLETrainer) and its loss surface
     device         cuda > mps > cpu selection and the torch thread cap
-    data.mnist     MNIST IDX loader: search order, MD5 checks, explicit download, training split
+    data.mnist     MNIST IDX loader: search order, MD5 checks, training split; `python -m engine.data.mnist`
+    data.download  the explicit MNIST download (mirrors, MD5-checked, atomic) and that command's code
     checkpoints    safetensors weights + JSON model cards, hash-checked; load_pretrained(name)
     classifier     the small CNN that judges generated digits, and its training loop
     metrics        class coverage, confidence and classifier Fréchet distance of samples

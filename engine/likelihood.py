@@ -7,12 +7,12 @@ Conventions
   compare directly (and match the expectation E_p[log m(X)] they estimate).
 * 1D data are (n,) arrays, d-dimensional data (n, d) arrays with d >= 2. 1D fits return
   ``engine.distributions`` objects (Normal, Mixture) or a ``GaussianKDE`` (itself a
-  Distribution); d-dimensional fits return the models in ``engine.gaussians``.
+  Distribution); d-dimensional fits return the models in ``engine.gaussians`` / ``engine.kde``.
 * ``entropy``, ``expected_log_likelihood``, ``log_likelihood_variance`` and ``kl_decomposition``
   integrate against a 1D data distribution p by the adaptive Gauss-Legendre machinery of
   ``engine.quadrature`` (the same panels and refinement rule as ``engine.divergences``), with
   panel edges from both p's and the model's ``breakpoints()`` (a KDE's are a grid of spacing h,
-  see engine.gaussians).
+  see engine.kde).
   KL(p || m) = cross_entropy - entropy, with cross_entropy = -E_p[log m(X)].
 * When p puts mass where m has zero density, E_p[log m] = -inf, cross-entropy and KL are +inf
   (decided from the supports when m is a Distribution, else from -inf at quadrature nodes) and
@@ -30,14 +30,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from engine.distributions import Distribution, Mixture, Normal, support_covered
-from engine.gaussians import (
-    GaussianKDE,
-    GaussianMixture,
-    MultivariateKDE,
-    MultivariateNormal,
-    gaussian_log_densities,
-    logsumexp,
-)
+from engine.gaussians import GaussianMixture, MultivariateNormal, gaussian_log_densities, logsumexp
+from engine.kde import GaussianKDE, MultivariateKDE
 from engine.quadrature import RESOLVE, distinct_edges, gl_panels, legendre_tail, refine_panels
 
 # Smallest eigenvalue a fitted covariance may have, relative to the data's variance in each

@@ -1,7 +1,7 @@
 """The engine's one numerical toolbox: adaptive Gauss-Legendre quadrature and a safeguarded Newton.
 
 Every integral in ``engine.divergences``, ``engine.likelihood`` and ``engine.projections`` and
-every quantile (``ppf``) in ``engine.distributions`` and ``engine.gaussians`` is computed here.
+every quantile (``ppf``) in ``engine.distributions`` and ``engine.kde`` is computed here.
 
 Quadrature
 ----------

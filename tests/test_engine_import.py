@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Named so a module that goes missing is noticed; every other module under engine/ is found by walking it.
 MODULES = ["engine", "engine.device", "engine.distributions", "engine.divergences", "engine.quadrature",
            "engine.transport", "engine.projections", "engine.toy2d", "engine.likelihood", "engine.gaussians",
-           "engine.training", "engine.mle", "engine.data.mnist", "engine.checkpoints", "engine.classifier",
-           "engine.metrics", "engine.train"]
+           "engine.kde", "engine.training", "engine.mle", "engine.data.mnist", "engine.data.download",
+           "engine.checkpoints", "engine.classifier", "engine.metrics", "engine.train"]
 FRONT_END = ["streamlit", "plotly"]
 
 PROBE = """

@@ -1,4 +1,4 @@
-"""engine.likelihood and engine.gaussians against closed forms, scipy, brute force and invariants.
+"""engine.likelihood, engine.gaussians and engine.kde against closed forms, scipy, brute force and invariants.
 
 Tolerances (each says why it is what it is):
 * EXACT_REL = 1e-12 where the code and the reference do the same arithmetic in another order
@@ -24,7 +24,8 @@ from scipy import integrate, stats
 
 from engine import divergences as dv
 from engine.distributions import Mixture, Normal, Uniform
-from engine.gaussians import GaussianKDE, GaussianMixture, MultivariateKDE, MultivariateNormal
+from engine.gaussians import GaussianMixture, MultivariateNormal
+from engine.kde import GaussianKDE, MultivariateKDE
 from engine.likelihood import (
     VAR_FLOOR,
     CapacityCurve,

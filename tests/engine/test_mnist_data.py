@@ -1,4 +1,5 @@
-"""engine.data.mnist on small synthetic IDX files: decoding, search order, checksums, downloads (no network).
+"""engine.data.mnist and engine.data.download on small synthetic IDX files: decoding, search order, checksums,
+downloads (no network).
 
 The real test split is checked too when ``MNIST_DIR`` points at it (CI: ../shared/data/mnist).
 Every test runs with ``MNIST_DIR`` unset and ``XDG_CACHE_HOME`` inside tmp_path, so the real cache
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.data import mnist
+from engine.data import download, mnist
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DIR = os.environ.get(mnist.MNIST_DIR_ENV)  # read before the fixture below unsets it
@@ -315,7 +316,7 @@ def served(tmp_path, monkeypatch):
     images, labels = make_split(3000)  # > one 64 KiB read chunk, so "fails halfway" is mid-stream
     files = {f"{TEST_IMAGES}.gz": gzip.compress(idx_bytes(images), mtime=0),
              f"{TEST_LABELS}.gz": gzip.compress(idx_bytes(labels), mtime=0)}
-    assert len(files[f"{TEST_IMAGES}.gz"]) > 2 * mnist._CHUNK
+    assert len(files[f"{TEST_IMAGES}.gz"]) > 2 * download._CHUNK
     monkeypatch.setattr(mnist, "MD5", {name: hashlib.md5(data).hexdigest() for name, data in files.items()})
     return files
 
@@ -326,7 +327,7 @@ def fake_urlopen(monkeypatch, respond):
 
     def urlopen(request, timeout=None):
         url = request.full_url if isinstance(request, urllib.request.Request) else request
-        assert timeout == mnist.TIMEOUT_S
+        assert timeout == download.TIMEOUT_S
         asked.append(url)
         return respond(url)
 
@@ -345,7 +346,7 @@ def test_download_lands_verified_files_atomically(tmp_path, monkeypatch, served)
 
     monkeypatch.setattr(os, "replace", spy_replace)
     asked = fake_urlopen(monkeypatch, lambda url: FakeResponse(served[url.rsplit("/", 1)[1]]))
-    assert mnist.download(dest, splits=("test",), mirrors=MIRRORS, progress=True) == dest
+    assert download.download(dest, splits=("test",), mirrors=MIRRORS, progress=True) == dest
     assert sorted(p.name for p in dest.iterdir()) == sorted(served)
     assert asked == [MIRRORS[0] + name for name in served]
     for src, dst in replaced:  # written beside the final name, then renamed over it
@@ -358,7 +359,7 @@ def test_download_skips_files_already_verified(tmp_path, monkeypatch, served):
     for name, data in served.items():
         (tmp_path / name).write_bytes(data)
     asked = fake_urlopen(monkeypatch, lambda url: pytest.fail(f"asked for {url}"))
-    mnist.download(tmp_path, splits=("test",), mirrors=MIRRORS, progress=False)
+    download.download(tmp_path, splits=("test",), mirrors=MIRRORS, progress=False)
     assert asked == []
 
 
@@ -371,7 +372,7 @@ def test_download_replaces_a_bad_file_and_falls_over_to_the_next_mirror(tmp_path
         return FakeResponse(served[url.rsplit("/", 1)[1]])
 
     asked = fake_urlopen(monkeypatch, respond)
-    mnist.download(tmp_path, splits=["test", "test"], mirrors=MIRRORS, progress=False)
+    download.download(tmp_path, splits=["test", "test"], mirrors=MIRRORS, progress=False)
     assert len(asked) == 4 and asked[1] == "https://mirror-b.invalid/mnist/" + f"{TEST_IMAGES}.gz"
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == served
 
@@ -400,7 +401,7 @@ def test_failed_download_raises_and_leaves_nothing(tmp_path, monkeypatch, served
     respond, seen_parts = _failing(kind, served, dest)
     asked = fake_urlopen(monkeypatch, respond)
     with pytest.raises(mnist.MNISTDownloadError) as info:
-        mnist.download(dest, splits=("test",), mirrors=MIRRORS, progress=False)
+        download.download(dest, splits=("test",), mirrors=MIRRORS, progress=False)
     message = str(info.value)
     assert reason in message and all(mirror in message for mirror in ("mirror-a", "mirror-b"))
     assert mnist.DOWNLOAD_COMMAND in message and "MNIST_DIR=/path/to/mnist" in message
@@ -413,7 +414,7 @@ def test_failed_download_raises_and_leaves_nothing(tmp_path, monkeypatch, served
 def test_cli_download_failure_is_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mnist, "MD5", OFFICIAL_MD5)
     fake_urlopen(monkeypatch, lambda url: (_ for _ in ()).throw(urllib.error.URLError("no route to host")))
-    monkeypatch.setattr(mnist, "MIRRORS", MIRRORS)
+    monkeypatch.setattr(download, "MIRRORS", MIRRORS)
     assert mnist.main(["--download", "--root", str(tmp_path / "dl")]) == 1
     err = capsys.readouterr().err
     assert "no route to host" in err and "Traceback" not in err
