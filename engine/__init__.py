@@ -25,6 +25,7 @@ Modules:
     checkpoints    safetensors weights + JSON model cards, hash-checked; load_pretrained(name)
     classifier     the small CNN that judges generated digits, and its training loop
     metrics        class coverage, confidence and classifier Fréchet distance of samples
+    vae_toy        exact 1D-latent toy model: log p(x), posterior, ELBO, KL gap, IWAE bounds
     train          `python -m engine.train MODEL`: command-line training that ships a checkpoint
 """
 

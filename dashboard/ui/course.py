@@ -20,7 +20,7 @@ class Chapter:
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("likelihood", ":material/functions:", "views/likelihood.py"),
     Chapter("divergences", ":material/compare_arrows:", "views/divergences.py"),
-    Chapter("vae", ":material/compress:", None),
+    Chapter("vae", ":material/compress:", "views/vae.py"),
     Chapter("gan", ":material/sports_kabaddi:", None),
     Chapter("diffusion", ":material/blur_on:", None),
 )

@@ -49,7 +49,7 @@ def estimates_figure(names, values, errors, expected: float, *, labels: dict, he
                       shapes=[dict(type="line", xref="x domain", x0=0, x1=1, y0=expected, y1=expected,
                                    line=dict(color=COLORS["p"], dash="dash"))])
     fig.add_traces([dict(type="scatter", x=names, y=values, mode="markers+text", text=[f"{v:.3f}" for v in values],
-                         textposition="middle right", marker=dict(size=12, color=[COLORS["p"], COLORS["q"],
+                         textposition="top center", marker=dict(size=12, color=[COLORS["p"], COLORS["q"],
                                                                                   COLORS["accent"]]),
                          error_y=dict(type="data", array=errors, visible=True))])
     return fig

@@ -1,0 +1,73 @@
+"""Figures for the VAE page. Inputs are arrays from ``engine.vae_toy`` / ``engine.vae`` and
+labels already translated by the page; nothing here computes an ELBO."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard.ui.plotting import COLORS, base_figure, rgba
+
+
+def data_space_figure(curve, x, sigma: float, *, labels: dict, height: int = 340) -> go.Figure:
+    """The decoder's curve f(z) coloured by z, and the chosen observation x with a ±σ circle."""
+    z, points = curve  # (n,), (n, 2)
+    angle = np.linspace(0, 2 * np.pi, 60)
+    fig = base_figure(height, x_title="x₁", y_title="x₂", hovermode="closest",
+                      yaxis=dict(scaleanchor="x", scaleratio=1))
+    fig.add_traces([
+        dict(type="scatter", x=points[:, 0], y=points[:, 1], mode="markers", name=labels["curve"],
+             marker=dict(color=z, colorscale="RdBu", size=5, colorbar=dict(title=dict(text="z"), thickness=10))),
+        dict(type="scatter", x=x[0] + sigma * np.cos(angle), y=x[1] + sigma * np.sin(angle), mode="lines",
+             name=labels["sigma"], line=dict(color=COLORS["muted"], dash="dot")),
+        dict(type="scatter", x=[x[0]], y=[x[1]], mode="markers", name=labels["x"],
+             marker=dict(color=COLORS["q"], size=14, symbol="x")),
+    ])
+    return fig
+
+
+def posterior_figure(z, posterior, q, *, labels: dict, height: int = 340) -> go.Figure:
+    """The true posterior p(z|x) against the Gaussian q(z|x): their mismatch is the ELBO gap."""
+    fig = base_figure(height, x_title="z", y_title=labels["density"])
+    fig.add_traces([
+        dict(type="scatter", x=z, y=posterior, name=labels["posterior"], mode="lines",
+             line=dict(color=COLORS["p"], width=2.5), fill="tozeroy", fillcolor=rgba(COLORS["p"], 0.15)),
+        dict(type="scatter", x=z, y=q, name=labels["q"], mode="lines", line=dict(color=COLORS["q"], width=2.5,
+                                                                                 dash="dash")),
+    ])
+    return fig
+
+
+def iwae_figure(ks, mean, stderr, std, elbo: float, log_px: float, *, labels: dict, height: int = 320):
+    """L_K against K (log axis) with its spread over repeats, between the ELBO and log p(x)."""
+    fig = base_figure(height, x_title="K", y_title=labels["nats"], xaxis=dict(type="log"), hovermode="closest",
+                      shapes=[dict(type="line", xref="x domain", x0=0, x1=1, y0=v, y1=v, line=dict(color=c, dash=d))
+                              for v, c, d in ((log_px, COLORS["p"], "dash"), (elbo, COLORS["q"], "dot"))])
+    fig.add_traces([
+        dict(type="scatter", x=np.r_[ks, ks[::-1]], y=np.r_[mean + std, (mean - std)[::-1]], fill="toself",
+             fillcolor=rgba(COLORS["accent"], 0.15), line=dict(width=0), name=labels["spread"], hoverinfo="skip"),
+        dict(type="scatter", x=ks, y=mean, mode="lines+markers", name=labels["iwae"],
+             line=dict(color=COLORS["accent"], width=2.5), error_y=dict(type="data", array=stderr, visible=True)),
+        dict(type="scatter", x=[ks[0], ks[-1]], y=[log_px, log_px], mode="lines", name=labels["log_px"],
+             line=dict(color=COLORS["p"], dash="dash"), hoverinfo="skip"),
+        dict(type="scatter", x=[ks[0], ks[-1]], y=[elbo, elbo], mode="lines", name=labels["elbo"],
+             line=dict(color=COLORS["q"], dash="dot"), hoverinfo="skip"),
+    ])
+    return fig
+
+
+def gap_bar_figure(log_px: float, elbo: float, reconstruction: float, kl_prior: float, *, labels: dict,
+                   height: int = 300) -> go.Figure:
+    """log p(x) split into ELBO + gap, and the ELBO split into reconstruction − KL(q‖prior)."""
+    fig = base_figure(height, y_title=labels["nats"], showlegend=False, hovermode="closest")
+    fig.add_traces([dict(
+        type="waterfall", x=[labels["reconstruction"], labels["kl_prior"], labels["elbo"], labels["gap"],
+                             labels["log_px"]],
+        measure=["absolute", "relative", "total", "relative", "total"],
+        y=[reconstruction, -kl_prior, elbo, log_px - elbo, log_px],
+        text=[f"{reconstruction:.3f}", f"−{kl_prior:.3f}", f"{elbo:.3f}", f"+{log_px - elbo:.3f}", f"{log_px:.3f}"],
+        textposition="outside", connector=dict(line=dict(color=COLORS["muted"], dash="dot")),
+        increasing=dict(marker=dict(color=COLORS["bad"])), decreasing=dict(marker=dict(color=COLORS["q"])),
+        totals=dict(marker=dict(color=COLORS["p"])),
+    )])
+    return fig

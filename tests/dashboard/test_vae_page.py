@@ -1,0 +1,64 @@
+"""AppTest of the VAE page's exact toy section: the gap identity on screen, the preset and
+"Optimise q" controls, and the IWAE curve between the ELBO and log p(x)."""
+
+import functools
+import math
+
+import pytest
+
+from engine.vae_toy import PRESETS, ToyLVM
+from tests.dashboard.plotly_spec import chart, values
+
+
+@pytest.fixture
+def open_page(page_app):
+    return functools.partial(page_app, "vae")
+
+
+def metrics(at) -> dict[str, float]:
+    return {m.label: float(m.value) for m in at.metric}
+
+
+def test_the_gap_equals_the_posterior_kl_and_matches_the_engine(open_page):
+    at = open_page()
+    shown = metrics(at)
+    x = (at.slider(key="vae_x1").value, at.slider(key="vae_x2").value)
+    mu, s = at.slider(key="vae_mu").value, math.exp(at.slider(key="vae_log_s").value)
+    toy = ToyLVM()
+    assert shown["log p(x)"] == pytest.approx(toy.log_marginal(x), abs=5e-4)
+    assert shown["ELBO"] == pytest.approx(toy.elbo(x, mu, s).elbo, abs=5e-4)
+    assert shown["gap"] == pytest.approx(shown["KL(q‖p(z|x))"], abs=1e-3)
+    assert shown["ELBO"] == pytest.approx(shown["reconstruction"] - shown["KL(q‖p(z))"], abs=2e-3)
+    identity = next(c.value for c in at.caption if c.value.startswith("Check: gap"))
+    assert float(identity.rsplit("by", 1)[1].strip(" .")) < 1e-6
+
+
+def test_optimising_q_shrinks_the_gap_to_what_a_gaussian_can_do(open_page):
+    at = open_page()
+    before = metrics(at)["gap"]
+    at.button[0].click().run()
+    assert not at.exception
+    after = metrics(at)["gap"]
+    assert after < before
+    assert after > 0.69  # two equal posterior bumps: one Gaussian loses about log 2 nats
+    surface = chart(at, "vae_surface")
+    path = next(tr for tr in surface["data"] if tr.get("mode") == "lines+markers")
+    assert len(values(path["x"])) > 2  # the optimiser's path is drawn
+
+
+def test_a_near_gaussian_posterior_nearly_closes_the_gap(open_page):
+    at = open_page()
+    at.button_group(key="vae_preset").set_value("near_gaussian").run()
+    assert (at.slider(key="vae_x1").value, at.slider(key="vae_x2").value) == PRESETS["near_gaussian"]
+    at.button[0].click().run()
+    assert not at.exception and metrics(at)["gap"] < 0.01
+
+
+def test_iwae_climbs_from_the_elbo_towards_log_px_and_korean_renders(open_page):
+    at = open_page("ko")
+    assert at.title[0].value.startswith("잠재 변수")
+    iwae = chart(at, "vae_iwae")
+    mean = values(next(tr for tr in iwae["data"] if tr.get("mode") == "lines+markers")["y"])
+    shown = metrics(at)
+    assert mean[-1] > mean[0]
+    assert mean[-1] == pytest.approx(shown["log p(x)"], abs=0.2)
