@@ -71,3 +71,65 @@ def gap_bar_figure(log_px: float, elbo: float, reconstruction: float, kl_prior: 
         totals=dict(marker=dict(color=COLORS["p"])),
     )])
     return fig
+
+
+def _scatter(points, name: str, color: str, axis: str = "", size: int = 4, **extra) -> dict:
+    marker = {"color": color, "size": size, "opacity": 0.6, **extra.pop("marker", {})}
+    return dict(type="scatter", x=points[:, 0], y=points[:, 1], mode="markers", name=name, xaxis=f"x{axis}",
+                yaxis=f"y{axis}", marker=marker, **extra)
+
+
+def vae_panels_figure(snap, colour, *, labels: dict, height: int = 330) -> go.Figure:
+    """Three panels on the same axes: the data, their reconstructions, and samples from the prior."""
+    from dashboard.ui.plotting import subplot_grid
+
+    layout = subplot_grid(1, 3, titles=[labels["data"], labels["reconstructions"], labels["samples"]])
+    for k in ("", "2", "3"):
+        layout[f"yaxis{k}"].update(scaleanchor=f"x{k}", scaleratio=1)
+    layout.update(height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=False, hovermode="closest")
+    traces = [
+        _scatter(snap.data, labels["data"], COLORS["p"], marker=dict(color=colour, colorscale="Turbo")),
+        _scatter(snap.reconstructions, labels["reconstructions"], COLORS["q"], "2",
+                 marker=dict(color=colour, colorscale="Turbo")),
+        _scatter(snap.noisy_samples, labels["noisy_samples"], COLORS["muted"], "3", size=3),
+        _scatter(snap.samples, labels["samples"], COLORS["q"], "3", size=4),
+    ]
+    return go.Figure(data=traces, layout=layout)
+
+
+def latent_figure(latents, colour, *, labels: dict, height: int = 330) -> go.Figure:
+    """Encoder means of the data in latent space (coloured as in data space) against the prior."""
+    if latents.shape[1] == 1:  # a 1D code: spread the points vertically only so they can be seen
+        jitter = np.random.default_rng(0).uniform(-0.4, 0.4, len(latents))
+        points = np.column_stack([latents[:, 0], jitter])
+        fig = base_figure(height, x_title="z", hovermode="closest", yaxis=dict(showticklabels=False, range=[-1, 1]))
+        grid = np.linspace(-4, 4, 200)
+        fig.add_traces([dict(type="scatter", x=grid, y=0.9 * np.exp(-0.5 * grid**2) - 0.5, mode="lines",
+                             name=labels["prior"], line=dict(color=COLORS["muted"], dash="dot"))])
+    else:
+        points = latents
+        angle = np.linspace(0, 2 * np.pi, 100)
+        fig = base_figure(height, x_title="z₁", y_title="z₂", hovermode="closest",
+                          yaxis=dict(scaleanchor="x", scaleratio=1))
+        fig.add_traces([dict(type="scatter", x=2 * np.cos(angle), y=2 * np.sin(angle), mode="lines",
+                             name=labels["prior"], line=dict(color=COLORS["muted"], dash="dot"))])
+    fig.add_traces([dict(type="scatter", x=points[:, 0], y=points[:, 1], mode="markers", name=labels["codes"],
+                         marker=dict(color=colour, colorscale="Turbo", size=4, opacity=0.7))])
+    return fig
+
+
+def training_curves_figure(history, *, labels: dict, height: int = 330) -> go.Figure:
+    """ELBO, reconstruction and KL per step, with the exact log p(x) and the gap where computed."""
+    fig = base_figure(height, x_title=labels["step"], y_title=labels["nats"], hovermode="x unified")
+    steps = history["step"]
+    fig.add_traces([
+        dict(type="scatter", x=steps, y=history["elbo"], name=labels["elbo"], mode="lines",
+             line=dict(color=COLORS["q"], width=1.5)),
+        dict(type="scatter", x=steps, y=history["kl"], name=labels["kl"], mode="lines",
+             line=dict(color=COLORS["accent"], width=1.5)),
+        dict(type="scatter", x=history["exact_steps"], y=history["log_px"], name=labels["log_px"],
+             mode="lines+markers", line=dict(color=COLORS["p"], width=2.5)),
+        dict(type="scatter", x=history["exact_steps"], y=history["gap"], name=labels["gap"], mode="lines+markers",
+             line=dict(color=COLORS["bad"], width=2, dash="dot")),
+    ])
+    return fig

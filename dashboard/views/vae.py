@@ -10,9 +10,12 @@ import math
 import numpy as np
 import streamlit as st
 
+from dashboard.ui import live_training as live
 from dashboard.ui import vae_plots as plots
 from dashboard.ui.i18n import current_language, labeler, t, translate
 from dashboard.ui.plotting import format_value, surface_with_path
+from engine import toy2d
+from engine.vae import VAEConfig, VAETrainer
 from engine.vae_toy import PRESETS, ToyLVM
 
 TOY = ToyLVM()
@@ -20,7 +23,8 @@ Z_GRID = np.linspace(-3.5, 3.5, 701)
 IWAE_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 IWAE_REPEATS = 100  # L_K draws per K: the error bars are their standard error
 SERIES = ("curve", "sigma", "x", "density", "posterior", "q", "nats", "spread", "iwae", "log_px", "elbo",
-          "reconstruction", "kl_prior", "gap", "mu", "log_s", "surface", "path", "end")  # labels: vae.series.*
+          "reconstruction", "kl_prior", "gap", "mu", "log_s", "surface", "path", "end", "data", "reconstructions",
+          "samples", "noisy_samples", "prior", "codes", "step", "kl")  # labels: vae.series.*
 
 
 def series_labels(lang: str) -> dict:
@@ -123,6 +127,57 @@ def toy_section() -> None:
                                           bounds.log_marginal, labels=labels), key="vae_iwae")
 
 
+LIVE_BETAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+LIVE_LRS = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0)
+LIVE_DATA = ("moons", "ring", "spiral", "eight_gaussians", "gaussian")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def live_data(name: str):
+    return toy2d.sample(name, 512, 0)
+
+
+def live_section() -> None:
+    st.header(t("vae.live.title"), anchor=False)
+    st.markdown(t("vae.live.intro"))
+    a, b, c, d = st.columns(4)
+    name = a.selectbox(t("vae.live.data"), LIVE_DATA, format_func=labeler("controls.toy2d"), key="vae_live_data")
+    latent_dim = b.segmented_control(t("vae.live.latent"), (1, 2), default=1, key="vae_live_latent",
+                                     help=t("vae.live.latent_help")) or 1
+    beta = c.select_slider("β", LIVE_BETAS, value=1.0, key="vae_live_beta", help=t("vae.live.beta_help"))
+    lr = d.select_slider(t("vae.live.lr"), LIVE_LRS, value=2e-3, key="vae_live_lr")
+    data = live_data(name)
+    identity = (name, latent_dim)  # data or latent size start a new run; beta and lr change live
+    # 1D latents get the exact log p(x) every 25 steps; the 2D grid costs ~1 s, so less often there.
+    config = VAEConfig(latent_dim=latent_dim, beta=beta, lr=lr, eval_every=25 if latent_dim == 1 else 200,
+                       eval_points=256 if latent_dim == 1 else 96)
+    trainer = live.trainer_for("vae", identity, lambda: VAETrainer(config, data))
+    trainer.set_beta(beta)
+    trainer.set_lr(lr)
+    st.latex(t("vae.live.objective"))
+    live.controls("vae", step_sizes=(10, 100))
+    colour = np.arctan2(data[:, 1], data[:, 0])  # colour by angle: neighbourhoods stay visible in latent space
+    labels = series_labels(current_language())
+
+    def draw(trainer) -> None:
+        snap = trainer.snapshot()
+        st.plotly_chart(plots.vae_panels_figure(snap, colour, labels=labels), key="vae_live_panels")
+        left, right = st.columns(2)
+        with left:
+            st.plotly_chart(plots.latent_figure(snap.latents, colour, labels=labels), key="vae_live_latent_plot")
+        with right:
+            if trainer.history:
+                st.plotly_chart(plots.training_curves_figure(snap.history, labels=labels), key="vae_live_curves")
+        if trainer.history:
+            last = trainer.history[-1]
+            st.caption(t("vae.live.numbers", elbo=last["elbo"], kl=last["kl"], log_px=snap.log_px, gap=snap.gap))
+            if last["kl"] < 0.05 and trainer.beta >= 2.0 and trainer.step_count >= 300:
+                st.info(t("vae.live.collapse", beta=trainer.beta), icon=":material/info:")
+
+    live.run("vae", draw)
+
+
 st.title(t("vae.title"), anchor=False)
 st.markdown(t("vae.intro"))
 toy_section()
+live_section()

@@ -62,3 +62,19 @@ def test_iwae_climbs_from_the_elbo_towards_log_px_and_korean_renders(open_page):
     shown = metrics(at)
     assert mean[-1] > mean[0]
     assert mean[-1] == pytest.approx(shown["log p(x)"], abs=0.2)
+
+
+def test_live_vae_steps_report_the_exact_gap_and_large_beta_collapses(open_page):
+    at = open_page()
+    at.button(key="vae_step100").click().run()
+    assert not at.exception
+    line = next(c.value for c in at.caption if c.value.startswith("Last step"))
+    gap = float(line.rsplit("true gap", 1)[1].split()[0])
+    assert -0.05 < gap < 1.0  # a sensible mean KL(q‖posterior) for a briefly trained 1D-latent VAE
+    panels = chart(at, "vae_live_panels")
+    assert len(panels["data"]) == 4  # data, reconstructions, noisy samples, samples
+    at.select_slider(key="vae_live_beta").set_value(8.0).run()
+    for _ in range(4):
+        at.button(key="vae_step100").click().run()
+    assert not at.exception
+    assert any("Posterior collapse" in i.value for i in at.info)
