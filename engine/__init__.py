@@ -25,6 +25,11 @@ Modules:
     checkpoints    safetensors weights + JSON model cards, hash-checked; load_pretrained(name)
     classifier     the small CNN that judges generated digits, and its training loop
     metrics        class coverage, confidence and classifier Fréchet distance of samples
+    vae            VAE and autoencoder models, ELBO terms, IWAE bound
+    vae_grid       exact log p(x) of a 1D/2D-latent VAE by converged grids
+    vae_trainer    the live VAE trainer on 2D data (exact gap while training, beta)
+    vae_mnist      MNIST VAE/AE presets, training, evaluation, shipped-checkpoint registration
+    latent         codes, decoded grids, interpolations and IWAE tables of MNIST models
     vae_toy        exact 1D-latent toy model: log p(x), posterior, ELBO, KL gap, IWAE bounds
     train          `python -m engine.train MODEL`: command-line training that ships a checkpoint
 """

@@ -72,7 +72,8 @@ class Entry(NamedTuple):
 
 _REGISTRY: dict[str, Entry] = {}
 # name -> module whose import calls register(name, ...). Add a line here for each shipped model.
-_PROVIDERS: dict[str, str] = {"classifier": "engine.classifier"}
+_PROVIDERS: dict[str, str] = {"classifier": "engine.classifier", "vae2d": "engine.vae_mnist", "vae": "engine.vae_mnist",
+                             "ae": "engine.vae_mnist"}
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from engine import device as devices
 from engine.checkpoints import ASSETS_DIR, checkpoint_paths, save_checkpoint
 from engine.data.mnist import MNISTError, training_data
+from engine.vae_mnist import TRAINERS as VAE_TRAINERS
 
 
 def _progress(total: int):
@@ -54,7 +55,7 @@ def train_classifier(args, device, data) -> tuple:
     }
 
 
-TRAINERS = {"classifier": train_classifier}
+TRAINERS = {"classifier": train_classifier, **VAE_TRAINERS}  # VAE_TRAINERS: vae2d, vae, ae
 
 
 def parse_args(argv=None) -> argparse.Namespace:

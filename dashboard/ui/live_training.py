@@ -72,12 +72,17 @@ def _slot_key(key: str) -> str:
     return f"live::{key}"
 
 
-def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapping | None = None):
-    """The session's trainer for ``key``; rebuilt (and paused) when ``config`` changed."""
+def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapping | None = None,
+                speed: str = "normal"):
+    """The session's trainer for ``key``; rebuilt (and paused) when ``config`` changed.
+
+    ``speed`` is where a new session's speed control starts (models that need thousands of
+    steps to show anything start at "fast"); later rebuilds keep the user's choice.
+    """
     state = st.session_state if state is None else state
     slot = state.get(_slot_key(key))
     if slot is None or slot.config != config:
-        slot = Slot(trainer=factory(), config=config, speed=slot.speed if slot else "normal")
+        slot = Slot(trainer=factory(), config=config, speed=slot.speed if slot else speed)
         state[_slot_key(key)] = slot
     return slot.trainer
 

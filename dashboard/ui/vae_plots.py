@@ -123,6 +123,8 @@ def training_curves_figure(history, *, labels: dict, height: int = 330) -> go.Fi
     fig = base_figure(height, x_title=labels["step"], y_title=labels["nats"], hovermode="x unified")
     steps = history["step"]
     fig.add_traces([
+        dict(type="scatter", x=steps, y=history["reconstruction"], name=labels["reconstruction"], mode="lines",
+             line=dict(color=COLORS["muted"], width=1.5)),
         dict(type="scatter", x=steps, y=history["elbo"], name=labels["elbo"], mode="lines",
              line=dict(color=COLORS["q"], width=1.5)),
         dict(type="scatter", x=steps, y=history["kl"], name=labels["kl"], mode="lines",
@@ -132,4 +134,20 @@ def training_curves_figure(history, *, labels: dict, height: int = 330) -> go.Fi
         dict(type="scatter", x=history["exact_steps"], y=history["gap"], name=labels["gap"], mode="lines+markers",
              line=dict(color=COLORS["bad"], width=2, dash="dot")),
     ])
+    return fig
+
+
+def codes_figure(codes, classes, *, labels: dict, height: int = 380) -> go.Figure:
+    """2D codes of held-out digits coloured by their class, over the prior's 1σ and 2σ circles."""
+    angle = np.linspace(0, 2 * np.pi, 100)
+    fig = base_figure(height, x_title="z₁", y_title="z₂", hovermode="closest",
+                      yaxis=dict(scaleanchor="x", scaleratio=1),
+                      legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02))
+    traces = [dict(type="scatter", x=r * np.cos(angle), y=r * np.sin(angle), mode="lines", showlegend=r == 1,
+                   name=labels["prior"], line=dict(color=COLORS["muted"], dash="dot")) for r in (1, 2)]
+    for digit in range(10):
+        mask = classes == digit
+        traces.append(dict(type="scatter", x=codes[mask, 0], y=codes[mask, 1], mode="markers", name=str(digit),
+                           marker=dict(size=4, opacity=0.7)))
+    fig.add_traces(traces)
     return fig

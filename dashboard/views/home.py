@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.ui.course import CHAPTERS
 from dashboard.ui.i18n import t
-from dashboard.ui.models import SHIPPED, mnist_status, pretrained
+from dashboard.ui.models import HEADLINE, SHIPPED, mnist_status, pretrained
 
 
 def course_map_html() -> str:
@@ -78,7 +78,7 @@ for name in SHIPPED:
     loaded = pretrained(name)
     if loaded is not None:
         _, card = loaded
-        metrics = ", ".join(f"{t(f'home.models.metric.{key}')} {value:.4g}" for key, value in card["metrics"].items())
+        metrics = ", ".join(f"{t(f'home.models.metric.{key}')} {card['metrics'][key]:.4g}" for key in HEADLINE[name])
         st.success(t("home.models.ready", name=name, metrics=metrics, data=data_text(card["data"]),
                      device=card["device"]["kind"], seconds=card["training"]["wall_time_s"],
                      rebuild=card["rebuild"]), icon=":material/check_circle:")

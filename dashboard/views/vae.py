@@ -1,8 +1,10 @@
-"""Latent-variable models and the VAE: the ELBO and its gap, exactly on a toy model.
+"""Latent-variable models and the VAE: the ELBO and its gap.
 
 Sections: a toy model z ~ N(0, 1), x | z ~ N(f(z), σ²I) where log p(x) and p(z|x) are computed
-exactly, so the gap log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) is a number on screen; optimising q;
-importance-weighted bounds approaching log p(x).
+exactly, so the gap log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)) is a number on screen, with "optimise
+q" and importance-weighted bounds; a VAE trained live on 2D data with the exact gap during
+training and β; the shipped MNIST VAEs and autoencoder (latent map, samples, interpolation, "is
+an autoencoder generative?", ELBO vs IWAE on held-out digits).
 """
 
 import math
@@ -13,10 +15,13 @@ import streamlit as st
 from dashboard.ui import live_training as live
 from dashboard.ui import vae_plots as plots
 from dashboard.ui.i18n import current_language, labeler, t, translate
+from dashboard.ui.images import tile
+from dashboard.ui.models import pretrained
 from dashboard.ui.plotting import format_value, surface_with_path
-from engine import toy2d
-from engine.vae import VAEConfig, VAETrainer
+from engine import latent, toy2d
+from engine.vae import VAEConfig
 from engine.vae_toy import PRESETS, ToyLVM
+from engine.vae_trainer import VAETrainer
 
 TOY = ToyLVM()
 Z_GRID = np.linspace(-3.5, 3.5, 701)
@@ -148,10 +153,8 @@ def live_section() -> None:
     lr = d.select_slider(t("vae.live.lr"), LIVE_LRS, value=2e-3, key="vae_live_lr")
     data = live_data(name)
     identity = (name, latent_dim)  # data or latent size start a new run; beta and lr change live
-    # 1D latents get the exact log p(x) every 25 steps; the 2D grid costs ~1 s, so less often there.
-    config = VAEConfig(latent_dim=latent_dim, beta=beta, lr=lr, eval_every=25 if latent_dim == 1 else 200,
-                       eval_points=256 if latent_dim == 1 else 96)
-    trainer = live.trainer_for("vae", identity, lambda: VAETrainer(config, data))
+    config = VAEConfig(latent_dim=latent_dim, beta=beta, lr=lr)  # exact log p(x) every 25 steps, 128 points
+    trainer = live.trainer_for("vae", identity, lambda: VAETrainer(config, data), speed="fast")
     trainer.set_beta(beta)
     trainer.set_lr(lr)
     st.latex(t("vae.live.objective"))
@@ -177,7 +180,120 @@ def live_section() -> None:
     live.run("vae", draw)
 
 
+@st.cache_resource(show_spinner=False)
+def heldout_digits():
+    """Held-out MNIST digits (images 8000-9999 of the test split), or None without MNIST."""
+    from engine.data.mnist import MNISTError, training_data
+
+    try:
+        data = training_data()
+    except MNISTError:
+        return None
+    return data.heldout_images.numpy(), data.heldout_labels.numpy()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def latent_views(_models: tuple, names: tuple, n_codes: int = 1000):
+    """Codes of held-out digits for each model and decoded images (cached per set of models)."""
+    digits = heldout_digits()
+    out = {}
+    for name, (model, _) in zip(names, _models):
+        out[name] = {"samples": latent.sample(model, 64, seed=0)}
+        if model.config.latent_dim == 2:
+            out[name]["grid"] = latent.decode(model, latent.grid(3.0, 15))
+        if digits is not None:
+            out[name]["codes"] = latent.encode(model, digits[0][:n_codes])
+    return out
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def mnist_bounds(_vae, first: int, count: int):
+    images = heldout_digits()[0][first:first + count]
+    return latent.likelihood_bounds(_vae, images, ks=(1, 10, 100, 1000, 5000), repeats=5, seed=0)
+
+
+def mnist_section() -> None:
+    st.header(t("vae.mnist.title"), anchor=False)
+    st.markdown(t("vae.mnist.intro"))
+    loaded = {name: pretrained(name) for name in ("vae2d", "vae", "ae")}
+    if any(v is None for v in loaded.values()):
+        return
+    digits = heldout_digits()
+    if digits is None:
+        st.warning(t("vae.mnist.no_data"), icon=":material/dataset:")
+    names = tuple(loaded)
+    views = latent_views(tuple(loaded.values()), names)
+    labels = series_labels(current_language())
+    map_tab, samples_tab, ae_tab, bound_tab = st.tabs(
+        [t("vae.mnist.tab_map"), t("vae.mnist.tab_samples"), t("vae.mnist.tab_ae"), t("vae.mnist.tab_bounds")])
+    with map_tab:
+        left, right = st.columns(2)
+        with left:
+            st.image(tile(views["vae2d"]["grid"], 15), caption=t("vae.mnist.grid_caption"), clamp=True,
+                     width="stretch")
+        with right:
+            if digits is not None:
+                st.plotly_chart(plots.codes_figure(views["vae2d"]["codes"], digits[1][:len(views["vae2d"]["codes"])],
+                                                   labels=labels), key="vae_codes")
+            z1 = st.slider("z₁", -3.0, 3.0, 0.0, 0.1, key="vae_z1")
+            z2 = st.slider("z₂", -3.0, 3.0, 0.0, 0.1, key="vae_z2")
+            st.image(tile(latent.decode(loaded["vae2d"][0], [[z1, z2]]), 1), width=140, clamp=True,
+                     caption=t("vae.mnist.decoded", z1=z1, z2=z2))
+    with samples_tab:
+        model = loaded["vae"][0]
+        if digits is not None:
+            originals = digits[0][:10] / 255.0
+            recon = latent.decode(model, latent.encode(model, digits[0][:10]))
+            st.image(tile(np.concatenate([originals, recon]), 10), caption=t("vae.mnist.recon_caption"), clamp=True,
+                     width="stretch")
+            a, b = st.columns(2)
+            first = a.number_input(t("vae.mnist.digit_a"), 0, len(digits[0]) - 1, 3, key="vae_interp_a")
+            second = b.number_input(t("vae.mnist.digit_b"), 0, len(digits[0]) - 1, 2, key="vae_interp_b")
+            path = latent.interpolate(model, digits[0][first], digits[0][second], steps=10)
+            st.image(tile(path, 10), caption=t("vae.mnist.interp_caption"), clamp=True, width="stretch")
+        st.image(tile(views["vae"]["samples"][:32], 16), caption=t("vae.mnist.samples_caption"), clamp=True,
+                 width="stretch")
+    with ae_tab:
+        st.markdown(t("vae.mnist.ae_intro"))
+        left, right = st.columns(2)
+        with left:
+            st.image(tile(views["ae"]["samples"][:32], 8), caption=t("vae.mnist.ae_samples"), clamp=True,
+                     width="stretch")
+            st.image(tile(views["vae2d"]["samples"][:32], 8), caption=t("vae.mnist.vae_samples"), clamp=True,
+                     width="stretch")
+        with right:
+            if digits is not None:
+                st.plotly_chart(plots.codes_figure(views["ae"]["codes"], digits[1][:len(views["ae"]["codes"])],
+                                                   labels=labels), key="ae_codes")
+            rows = []
+            for name in ("ae", "vae2d", "vae"):
+                m = loaded[name][1]["metrics"]
+                rows.append({t("vae.mnist.model"): t(f"vae.mnist.models.{name}"),
+                             t("vae.mnist.entropy"): f"{m['samples_class_entropy']:.3f}",
+                             t("vae.mnist.confidence"): f"{m['samples_mean_confidence']:.3f}",
+                             t("vae.mnist.frechet"): f"{m['samples_frechet']:.1f}"})
+            st.dataframe(rows, hide_index=True)
+            st.caption(t("vae.mnist.ae_caption"))
+    with bound_tab:
+        st.latex(t("vae.mnist.bound_equation"))
+        card = loaded["vae"][1]
+        m, iwae = card["metrics"], card["evaluation"]["iwae"]
+        st.markdown(t("vae.mnist.card_numbers", neg_elbo=m["heldout_neg_elbo"], n=iwae["n"], k=iwae["k"],
+                      elbo=m["heldout_elbo_same_digits"], iwae=m["heldout_iwae_loglik"],
+                      se=m["heldout_iwae_loglik_se"], gap=m["heldout_iwae_loglik"] - m["heldout_elbo_same_digits"]))
+        if digits is not None:
+            with st.spinner(t("vae.mnist.computing")):
+                bounds = mnist_bounds(loaded["vae"][0], 0, 8)
+            st.image(tile(digits[0][:8] / 255.0, 8), clamp=True, width="stretch")
+            table = {t("vae.mnist.digit"): list(range(8))}
+            for j, k in enumerate(bounds["ks"]):
+                table[f"L_{k}"] = [f"{m:.2f} ± {e:.2f}" for m, e in zip(bounds["mean"][:, j], bounds["stderr"][:, j])]
+            st.dataframe(table, hide_index=True)
+            st.caption(t("vae.mnist.bounds_caption"))
+
+
 st.title(t("vae.title"), anchor=False)
 st.markdown(t("vae.intro"))
 toy_section()
 live_section()
+mnist_section()

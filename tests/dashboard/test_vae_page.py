@@ -3,6 +3,7 @@
 
 import functools
 import math
+import os
 
 import pytest
 
@@ -78,3 +79,24 @@ def test_live_vae_steps_report_the_exact_gap_and_large_beta_collapses(open_page)
         at.button(key="vae_step100").click().run()
     assert not at.exception
     assert any("Posterior collapse" in i.value for i in at.info)
+
+
+@pytest.mark.skipif(not os.environ.get("MNIST_DIR"),
+                    reason="set MNIST_DIR to a folder with the MNIST test split (CI uses ../shared/data/mnist)")
+def test_mnist_section_shows_the_shipped_models_and_their_honest_numbers(open_page):
+    from engine import checkpoints
+
+    at = open_page()
+    assert not at.error, [e.value for e in at.error]
+    card = checkpoints.read_card(checkpoints.ASSETS_DIR / "vae")
+    text = " ".join(m.value for m in at.markdown)
+    assert f"{card['metrics']['heldout_neg_elbo']:.2f}" in text  # the card's numbers, not hard-coded ones
+    tables = [d.value for d in at.dataframe]
+    samples = next(tb for tb in tables if "class entropy" in tb.columns)
+    entropy = dict(zip(samples["model"], samples["class entropy"].astype(float)))
+    assert entropy["VAE, 2D latent"] > entropy["autoencoder (2D code)"]  # prior samples: the AE covers fewer digits
+    bounds = next(tb for tb in tables if "L_5000" in tb.columns)
+    first = [float(bounds[c].iloc[0].split(" ± ")[0]) for c in ("L_1", "L_10", "L_100", "L_1000", "L_5000")]
+    assert first[-1] > first[0]  # more importance samples: a tighter bound than the ELBO
+    at.slider(key="vae_z1").set_value(2.0).run()
+    assert not at.exception
