@@ -10,6 +10,7 @@ the numbers the dashboard shows. Import the module you need; nothing heavy loads
 Modules:
     distributions  1D toy distributions: pdf/logpdf, cdf, ppf, sample(n, rng)
     divergences    KL, reverse KL, JS, TV, W1, W2 between 1D distributions (nats)
+    checks         the shared argument checks (positive numbers, whole numbers)
     quadrature     adaptive Gauss-Legendre panels and the safeguarded Newton root finder
     transport      sample-based optimal transport (1D and equal-size 2D point sets)
     projections    fitting one Gaussian by forward vs reverse KL (mode covering vs seeking)

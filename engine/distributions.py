@@ -21,13 +21,13 @@ Conventions
 from __future__ import annotations
 
 import math
-import operator
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from engine.checks import whole_number
 from engine.quadrature import solve_increasing
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -57,13 +57,7 @@ def _rng(rng) -> np.random.Generator:
 
 
 def _count(n) -> int:
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise ValueError(f"n must be an integer, got {n!r}") from None
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    return n
+    return whole_number(n, "n", 0)
 
 
 class Distribution(ABC):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr, ndtri
 
+from engine.checks import positive
 from engine.distributions import Z_EFFECTIVE, Distribution
 from engine.gaussians import _LOG_2PI, _ByValue, _count, _frozen, _points, logsumexp
 from engine.quadrature import solve_increasing
@@ -32,10 +33,7 @@ _KDE_PANEL_REACH = 13  # grid edges up to 13 h from a kernel: beyond 12 h it hol
 
 
 def _bandwidth(h) -> float:
-    h = float(h)
-    if not (math.isfinite(h) and h > 0):
-        raise ValueError(f"bandwidth must be a finite number > 0, got {h}")
-    return h
+    return positive(h, "bandwidth")
 
 
 @dataclass(frozen=True, eq=False)

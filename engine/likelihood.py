@@ -23,12 +23,12 @@ Conventions
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from engine.checks import whole_number
 from engine.distributions import Distribution, Mixture, Normal, support_covered
 from engine.gaussians import GaussianMixture, MultivariateNormal, gaussian_log_densities, logsumexp
 from engine.kde import GaussianKDE, MultivariateKDE
@@ -55,13 +55,7 @@ def _data(x, name: str = "x") -> np.ndarray:
 
 
 def _positive_int(v, name: str) -> int:
-    try:
-        v = operator.index(v)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer, got {v!r}") from None
-    if v < 1:
-        raise ValueError(f"{name} must be >= 1, got {v}")
-    return v
+    return whole_number(v, name, 1)
 
 
 def _logpdf(model, x: np.ndarray) -> np.ndarray:

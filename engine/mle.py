@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.checks import positive
 from engine.training import BaseTrainer
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -83,10 +84,7 @@ class MLEConfig:
 
 
 def _check_lr(lr) -> float:
-    lr = float(lr)
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr}")
-    return lr
+    return positive(lr, "lr")
 
 
 @dataclass(frozen=True, eq=False)

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from engine.checks import positive
 from engine.vae_grid import (
     _LOG_2PI,
     _MAX_ELEMENTS,
@@ -100,10 +101,7 @@ def config_from_card(config: dict) -> VAEConfig:
 
 
 def _check_positive(name: str, value) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
+    return positive(value, name)
 
 
 class ELBOTerms(NamedTuple):

@@ -19,6 +19,7 @@ from dashboard.ui.images import tile
 from dashboard.ui.models import pretrained
 from dashboard.ui.plotting import format_value, surface_with_path
 from engine import latent, toy2d
+from engine.distributions import Normal
 from engine.vae import VAEConfig
 from engine.vae_toy import PRESETS, ToyLVM
 from engine.vae_trainer import VAETrainer
@@ -58,7 +59,7 @@ def toy_numbers(x: tuple, mu: float, log_s: float):
     elbo = TOY.elbo(x, mu, s)
     return {"log_px": TOY.log_marginal(x), "elbo": elbo, "kl_post": TOY.posterior_kl(x, mu, s),
             "posterior": TOY.posterior(x, Z_GRID),
-            "q": np.exp(-0.5 * ((Z_GRID - mu) / s) ** 2) / (s * math.sqrt(2 * math.pi))}
+            "q": Normal(mu, s).pdf(Z_GRID)}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
