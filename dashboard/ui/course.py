@@ -21,7 +21,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("likelihood", ":material/functions:", "views/likelihood.py"),
     Chapter("divergences", ":material/compare_arrows:", "views/divergences.py"),
     Chapter("vae", ":material/compress:", "views/vae.py"),
-    Chapter("gan", ":material/sports_kabaddi:", None),
+    Chapter("gan", ":material/sports_kabaddi:", "views/gan.py"),
     Chapter("diffusion", ":material/blur_on:", None),
 )
 HOME_VIEW = "views/home.py"
