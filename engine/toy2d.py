@@ -62,12 +62,21 @@ def spiral(n: int, rng=None, noise: float = 0.05) -> np.ndarray:
     return np.column_stack([r * np.cos(t), r * np.sin(t)]) + noise * gen.standard_normal((n, 2))
 
 
+def swiss_roll(n: int, rng=None, noise: float = 0.05) -> np.ndarray:
+    """The 2D swiss roll (scikit-learn's make_swiss_roll, x-z plane): 1.25 turns, scaled to radius 2."""
+    gen = _rng(rng)
+    t = 1.5 * np.pi * (1.0 + 2.0 * gen.random(_check_n(n)))
+    points = np.column_stack([t * np.cos(t), t * np.sin(t)]) / (4.5 * np.pi / 2.0)
+    return points + noise * gen.standard_normal((n, 2))
+
+
 SAMPLERS = {
     "gaussian": gaussian,
     "ring": ring,
     "moons": moons,
     "eight_gaussians": eight_gaussians,
     "spiral": spiral,
+    "swiss_roll": swiss_roll,
 }
 NAMES = tuple(SAMPLERS)
 
