@@ -12,7 +12,7 @@ Modules:
     divergences    KL, reverse KL, JS, TV, W1, W2 between 1D distributions (nats)
     checks         the shared argument checks (positive numbers, whole numbers)
     quadrature     adaptive Gauss-Legendre panels and the safeguarded Newton root finder
-    transport      sample-based optimal transport (1D and equal-size 2D point sets)
+    transport      sample-based optimal transport (1D and equal-size 2D point sets), sliced Wasserstein
     projections    fitting one Gaussian by forward vs reverse KL (mode covering vs seeking)
     toy2d          2D toy point clouds (gaussian, ring, moons, eight Gaussians, spiral) by name
     likelihood     closed-form and EM fits, KDEs, entropy / cross-entropy, Monte Carlo curves
@@ -32,6 +32,15 @@ Modules:
     vae_mnist      MNIST VAE/AE presets, training, evaluation, shipped-checkpoint registration
     latent         codes, decoded grids, interpolations and IWAE tables of MNIST models
     vae_toy        exact 1D-latent toy model: log p(x), posterior, ELBO, KL gap, IWAE bounds
+    gan            GAN losses as functions (minimax, non-saturating, WGAN, WGAN-GP, least squares, hinge)
+    gan_theory     the 1D game made exact: D*, V(D*, G) = -log 4 + 2 JS, a learned D, the generator losses
+    gan_modes      2D mixture data (ring of 8, grid of 25, ...) and the VEEGAN/PacGAN mode-coverage metric
+    gan_nets       the small 2D generator / discriminator MLPs and their optimisers
+    gan_toy        the live 2D GAN trainer (settings changeable while training, presets, snapshots)
+    gan_mnist      the MNIST DCGAN, its training film and evaluation; the shipped checkpoint "dcgan"
+    diffusion      DDPM schedules, q(x_t | x_0), one reverse step with every term, DDIM, inpainting
+    diffusion_toy  the live 2D DDPM trainer (MLP noise predictor, sliced-W2 quality against its floor)
+    data.points    uploaded 2D point sets: CSV parsing with coded errors, standardising
     train          `python -m engine.train MODEL`: command-line training that ships a checkpoint
 """
 

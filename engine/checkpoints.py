@@ -73,7 +73,7 @@ class Entry(NamedTuple):
 _REGISTRY: dict[str, Entry] = {}
 # name -> module whose import calls register(name, ...). Add a line here for each shipped model.
 _PROVIDERS: dict[str, str] = {"classifier": "engine.classifier", "vae2d": "engine.vae_mnist", "vae": "engine.vae_mnist",
-                             "ae": "engine.vae_mnist"}
+                             "ae": "engine.vae_mnist", "dcgan": "engine.gan_mnist"}
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -244,6 +244,41 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, device: str | tor
     except RuntimeError as exc:  # e.g. a dtype that cannot be copied; names and shapes were checked above
         raise CheckpointError(f"{weights_path} cannot be loaded into {type(model).__name__} ({exc})", hint) from exc
     return card
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor]) -> str:
+    """Write named tensors (e.g. a training film) to the safetensors file ``path``; return its sha256.
+
+    For data that belongs to a checkpoint but is not a model's state: record the returned hash in
+    the model card and read the file back with :func:`load_tensors`, which checks it first.
+    """
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    _atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
+    return _sha256(path)
+
+
+def load_tensors(path: str | os.PathLike, sha256: str, *, rebuild: str | None = None) -> dict[str, torch.Tensor]:
+    """The named CPU tensors of safetensors file ``path``, after checking its sha256 (before parsing).
+
+    CheckpointError (naming ``rebuild``) if the file is missing, unreadable or does not match ``sha256``.
+    """
+    path = Path(path)
+    if not isinstance(sha256, str):
+        raise CheckpointError(f"no sha256 to verify {path} against", rebuild)
+    try:
+        actual = _sha256(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"file {path} is missing", rebuild) from None
+    except OSError as exc:
+        raise CheckpointError(f"file {path} cannot be read ({exc})", rebuild) from exc
+    if actual != sha256.lower():
+        raise CheckpointError(f"file {path} does not match its model card (sha256 {actual[:12]}..., card says "
+                              f"{sha256[:12]}...): it was modified, truncated or belongs to another card", rebuild)
+    try:
+        return load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"file {path} is not a readable safetensors file ({exc})", rebuild) from exc
 
 
 def register(name: str, builder: Callable[[dict], nn.Module], rebuild: str) -> None:

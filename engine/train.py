@@ -8,7 +8,8 @@ theirs). Data come from ``engine.data.mnist.training_data`` (``--data-dir``, the
 ``MNIST_DIR``, then the cache): with only the 10,000-image test split present, images 0-7999
 train and 8000-9999 are held out, and the model card says so. Weights go to
 ``<out>/<MODEL>.safetensors`` with ``<out>/<MODEL>.json`` beside them (default out:
-``assets/models``). ``--max-steps`` cuts a run short for smoke tests.
+``assets/models``); ``dcgan`` also writes its training film, ``<out>/dcgan_film.safetensors``,
+whose sha256 its card records. ``--max-steps`` cuts a run short for smoke tests.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from engine import device as devices
 from engine.checkpoints import ASSETS_DIR, checkpoint_paths, save_checkpoint
 from engine.data.mnist import MNISTError, training_data
+from engine.gan_mnist import TRAINERS as GAN_TRAINERS
 from engine.vae_mnist import TRAINERS as VAE_TRAINERS
 
 
@@ -55,7 +57,7 @@ def train_classifier(args, device, data) -> tuple:
     }
 
 
-TRAINERS = {"classifier": train_classifier, **VAE_TRAINERS}  # VAE_TRAINERS: vae2d, vae, ae
+TRAINERS = {"classifier": train_classifier, **VAE_TRAINERS, **GAN_TRAINERS}  # vae2d, vae, ae; dcgan
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -8,6 +8,10 @@ Conventions (POT style)
 * The plan is sparse: ``rows[k]`` of ``x`` sends ``mass[k]`` to ``cols[k]`` of ``y``; indices
   refer to the inputs as given (not sorted) and the masses sum to 1.
 
+``sliced_wasserstein(x, y, n_directions, p, rng)`` averages W_p^p of the 1D projections onto
+random unit directions and returns the p-th root (SW_p, Bonneel et al. 2015): a cheap, always
+defined distance between point clouds of any sizes, used to track a generator's progress.
+
 Both solvers are exact: in 1D the monotone (quantile) coupling is optimal for every convex cost,
 so sorting suffices, including for unequal sizes; for point sets of equal size an optimal plan
 can be taken to be a permutation (Birkhoff-von Neumann), found by ``linear_sum_assignment``.
@@ -92,6 +96,41 @@ def _transport_1d(x, y, order) -> Transport:
     rows, cols = ix[i], iy[j]
     cost = np.abs(x[rows] - y[cols]) ** order
     return Transport(float(np.sum(mass * cost) ** (1.0 / order)), rows, cols, mass)
+
+
+def sliced_wasserstein(x, y, n_directions: int = 128, p: float = 2, rng=None) -> float:
+    """Sliced W_p (not W_p^p) between the empirical measures of x (N, d) and y (M, d), any sizes.
+
+    SW_p = (mean_k W_p^p(<x, theta_k>, <y, theta_k>))^(1/p) over ``n_directions`` directions
+    theta_k drawn uniformly on the unit sphere with ``rng`` (an int seed or numpy Generator): a
+    Monte Carlo estimate of (E_theta W_p^p)^(1/p) (Bonneel et al. 2015). Each 1D term is exact,
+    by the monotone (quantile) coupling of ``_transport_1d``, vectorised over directions. 1D
+    inputs (n,) are points on a line: the directions are +-1 and the result is exactly W_p.
+    In d dimensions SW_p <= W_p; a shift by v gives SW_2 -> |v| / sqrt(d) as directions grow.
+    """
+    x, y = _points(x, "x"), _points(y, "y")
+    x, y = (a[:, None] if a.ndim == 1 else a for a in (x, y))
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
+    p = float(p)
+    if not (math.isfinite(p) and p >= 1):
+        raise ValueError(f"p must be a finite number >= 1, got {p}")
+    if isinstance(n_directions, bool) or int(n_directions) != n_directions or n_directions < 1:
+        raise ValueError(f"n_directions must be a whole number >= 1, got {n_directions!r}")
+    theta = np.random.default_rng(rng).standard_normal((int(n_directions), x.shape[1]))  # (K, d)
+    theta /= np.linalg.norm(theta, axis=1, keepdims=True)  # uniform on the sphere (a zero row has probability 0)
+    # (K, N), (K, M) sorted projections; contiguous (d, N) operands make the product ~3x faster
+    px = np.sort(theta @ np.ascontiguousarray(x.T), axis=1)
+    py = np.sort(theta @ np.ascontiguousarray(y.T), axis=1)
+    n, m = x.shape[0], y.shape[0]
+    if n == m:
+        cost = np.mean(np.abs(px - py) ** p, axis=1)  # (K,): equal masses pair the k-th with the k-th
+    else:
+        # Merged quantile breakpoints in units of 1/(n m), as in _transport_1d (integers: exact).
+        t = np.union1d(np.arange(n + 1) * m, np.arange(m + 1) * n)
+        left, mass = t[:-1], np.diff(t) / (n * m)
+        cost = (np.abs(px[:, left // m] - py[:, left // n]) ** p) @ mass  # (K,)
+    return float(np.mean(cost) ** (1.0 / p))
 
 
 def parallel_lines(theta: float, n: int, rng=None):

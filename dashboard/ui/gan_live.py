@@ -1,9 +1,371 @@
-"""GAN page, section: live (being built)."""
+"""GAN page, section 2: a GAN trained live on 2D points, GAN Lab style, with honest mode counts.
 
+The student picks data (named sets or an uploaded CSV), the game (loss, D steps, optimisers,
+batch, PacGAN packing) and the networks; plays, pauses or steps D alone, G alone or both; and
+watches D's opinion (heatmap), G's samples, the gradient G follows, the warped latent grid,
+and curves of the losses, a divergence estimate and the VEEGAN/PacGAN mode metric.
+
+Settings of the game change the running trainer (``GAN2DTrainer.update``, no restart); data
+and architecture identify the trainer, so changing them starts over (their help says so).
+Widget keys start with ``gan_live_``; the live loop is ``dashboard.ui.live_training``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from contextlib import contextmanager
+from dataclasses import asdict
+
+import numpy as np
 import streamlit as st
+import torch
 
-from dashboard.ui.i18n import t
+from dashboard.ui import gan_live_plots as plots
+from dashboard.ui import live_training as live
+from dashboard.ui.i18n import catalog, current_language, labeler, t, translate
+from engine.data.points import PointsError, parse_points_csv, standardize
+from engine.gan import LOSSES
+from engine.gan_toy import (
+    EVAL_SAMPLES,
+    GAN_DATASETS,
+    MODE_STD,
+    OPTIMIZERS,
+    PRESETS,
+    GAN2DTrainer,
+    GANArchitecture,
+    GANSettings,
+    mode_centers,
+    sample_data,
+)
+
+KEY = "gan_live"
+CSV = "csv"  # the data choice that shows the uploader
+N_POINTS = 10_000  # points drawn once per named data set: minibatches of 512 rarely repeat a point
+GRID = 48  # heatmap cells per side: smooth with zsmooth, 2.3k values per frame instead of 4k
+STEP_N = 1  # iterations per step button press: one update, as in GAN Lab, to see a single move
+# Per tick (budget_s, most iterations). A tick trains for the budget, then draws (~0.1 s), so the
+# interval (budget + drawing) gives ~2.5 frames/s with ~75% of the time spent training.
+SPEEDS = {"slow": (0.3, 4), "normal": (0.3, 40), "fast": (0.3, 100_000)}
+INTERVAL_S = 0.4
+DEFAULT_SPEED = "fast"  # ring modes take thousands of iterations to form: the dynamics show at full speed
+CRITIC_MIDPOINT = {"least_squares": 0.5}  # LSGAN codes real as 1 and fake as 0; other critics split at 0
+DEFAULT_LAYERS = ("heatmap", "real", "fake", "gradients")  # the manifold is a fifth layer, off to start
+# Streamlit gives a plotly chart a new element id (and the browser a fresh Plotly.newPlot, ~3x the
+# cost of an update) whenever its figure changes. The curves change slowly, so while playing they
+# are rebuilt at most this often and the same figure is sent in between (same id: no redraw).
+CURVES_EVERY_S = 1.0
+
+ARCH, SETTINGS = GANArchitecture(), GANSettings()
+
+
+def _options(base, field: str, kind: str = "settings") -> tuple:
+    """``base`` plus every value a preset or the engine default uses, sorted (presets must be reachable)."""
+    values = {getattr(ARCH if kind == "arch" else SETTINGS, field)}
+    values |= {getattr(p.architecture if kind == "arch" else p.settings, field) for p in PRESETS.values()}
+    return tuple(sorted(set(base) | values))
+
+
+LRS = tuple(sorted(set(_options((1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0), "g_lr"))
+                   | set(_options((), "d_lr"))))
+BATCHES = _options((16, 32, 64, 128, 256, 512, 1024), "batch_size")
+PACKS = _options((1, 2, 3, 4, 5), "pack")
+D_STEPS = _options((1, 2, 3, 4, 5, 10), "d_steps")
+BETAS = _options((0.0, 0.5, 0.9), "beta1")
+CLIPS = _options((0.005, 0.01, 0.02, 0.05, 0.1), "clip")
+GP_WEIGHTS = _options((0.1, 1.0, 10.0, 100.0), "gp_weight")
+LATENTS = _options((1, 2, 3, 4, 8, 16), "latent_dim", "arch")
+WIDTHS = _options((8, 16, 32, 64, 128, 256), "width", "arch")
+DEPTHS = _options((1, 2, 3, 4), "depth", "arch")
+
+# widget key -> (where its value lives, the field); presets and defaults fill them through this table
+FIELDS = {"loss": ("settings", "loss"), "d_steps": ("settings", "d_steps"), "batch": ("settings", "batch_size"),
+          "pack": ("settings", "pack"), "g_opt": ("settings", "g_optimizer"), "g_lr": ("settings", "g_lr"),
+          "d_opt": ("settings", "d_optimizer"), "d_lr": ("settings", "d_lr"), "beta1": ("settings", "beta1"),
+          "clip": ("settings", "clip"), "gp": ("settings", "gp_weight"), "latent": ("arch", "latent_dim"),
+          "width": ("arch", "width"), "depth": ("arch", "depth"), "seed": ("arch", "seed")}
+
+
+def _fill(architecture: GANArchitecture, settings: GANSettings, *, force: bool) -> None:
+    state = st.session_state
+    for name, (kind, field) in FIELDS.items():
+        value = getattr(architecture if kind == "arch" else settings, field)
+        if force:
+            state[f"{KEY}_{name}"] = value
+        else:
+            state.setdefault(f"{KEY}_{name}", value)
+
+
+def use_preset() -> None:
+    """Callback of the preset pills: move every control (and the data) to the preset's values."""
+    name = st.session_state.get(f"{KEY}_preset")
+    if name in PRESETS:
+        preset = PRESETS[name]
+        st.session_state[f"{KEY}_data"] = preset.dataset
+        _fill(preset.architecture, preset.settings, force=True)
+
+
+def _value(name: str):
+    return st.session_state[f"{KEY}_{name}"]
+
+
+def read_config() -> tuple[GANArchitecture, GANSettings]:
+    kinds = {"arch": {}, "settings": {}}
+    for name, (kind, field) in FIELDS.items():
+        kinds[kind][field] = _value(name)
+    return GANArchitecture(**kinds["arch"]), GANSettings(**kinds["settings"])
+
+
+@contextmanager
+def one_thread():
+    """Torch on one thread for a while. The 2D nets are tiny: splitting their matmuls over the
+    server's threads (engine.device caps them at min(4, cores)) costs more than it saves, and on a
+    busy 2-core machine, where the browser draws on the other core, it was measured 10-25x slower
+    (16 vs 216 iterations/s)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class LiveTrainer(GAN2DTrainer):
+    """``GAN2DTrainer`` whose training and drawing run on one torch thread (see ``one_thread``)."""
+
+    def step(self, n: int = 1) -> list[dict]:
+        with one_thread():
+            return super().step(n)
+
+    def snapshot(self, grid: int = 64, bounds=None):
+        with one_thread():
+            return super().snapshot(grid, bounds)
+
+
+# ---- data
+@st.cache_data(max_entries=8, show_spinner=False)
+def named_data(name: str) -> np.ndarray:
+    return sample_data(name, N_POINTS, rng=0)  # (N_POINTS, 2)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def uploaded_points(data: bytes) -> np.ndarray:
+    """Parsed and standardised points of an upload (raises ``PointsError``; errors are not cached)."""
+    return standardize(parse_points_csv(data))
+
+
+def csv_error(error: PointsError) -> str:
+    """The translated message of a ``PointsError``, whatever detail it carries."""
+    key = f"gan_live.csv.errors.{error.code}"
+    if key in catalog(current_language()):
+        try:
+            return t(key, **error.detail)
+        except (KeyError, IndexError, ValueError):  # a detail the message does not expect: say less
+            pass
+    return t("gan_live.csv.errors.other", code=error.code)
+
+
+def choose_data(column) -> tuple[tuple, np.ndarray]:
+    """(identity, (N, 2) points): the chosen set, or the previous one while an upload is missing or bad."""
+    state = st.session_state
+    options = GAN_DATASETS + (CSV,)
+    name = column.selectbox(t("gan_live.data"), options, format_func=labeler("gan_live.datasets"),
+                            key=f"{KEY}_data", help=t("gan_live.data_help"))
+    if name != CSV:
+        state[f"{KEY}_data_in_use"] = (name,)
+        return (name,), named_data(name)
+    upload = column.file_uploader(t("gan_live.csv.upload"), type=["csv", "txt"], key=f"{KEY}_csv",
+                                  help=t("gan_live.csv.help"))
+    if upload is not None:
+        content = upload.getvalue()
+        try:
+            points = uploaded_points(content)
+        except PointsError as error:
+            st.error(csv_error(error), icon=":material/error:")
+        else:
+            identity = (CSV, hashlib.sha1(content).hexdigest())
+            state[f"{KEY}_csv_points"] = (identity, points)
+            state[f"{KEY}_data_in_use"] = identity
+            st.caption(t("gan_live.csv.loaded", n=len(points)))
+            return identity, points
+    else:
+        st.info(t("gan_live.csv.prompt"), icon=":material/upload_file:")
+    previous = state.get(f"{KEY}_data_in_use", (GAN_DATASETS[0],))  # keep training what was there
+    stored = state.get(f"{KEY}_csv_points")
+    if previous[0] == CSV and stored is not None and stored[0] == previous:
+        return previous, stored[1]
+    previous = previous if previous[0] != CSV else (GAN_DATASETS[0],)
+    return previous, named_data(previous[0])
+
+
+# ---- controls
+def settings_panel() -> None:
+    """The model settings, GAN Lab's top bar: the game (live) and the networks (restart)."""
+    with st.expander(t("gan_live.settings"), expanded=True, icon=":material/tune:"):
+        game, g_col, d_col, arch = st.columns(4)
+        with game:
+            st.markdown(t("gan_live.game"))
+            loss = st.selectbox(t("gan_live.loss"), LOSSES, format_func=labeler("gan_live.losses"),
+                                key=f"{KEY}_loss", help=t("gan_live.loss_help"))
+            st.select_slider(t("gan_live.d_steps"), D_STEPS, key=f"{KEY}_d_steps", help=t("gan_live.d_steps_help"))
+            st.select_slider(t("gan_live.batch"), BATCHES, key=f"{KEY}_batch", help=t("gan_live.live_help"))
+            st.select_slider(t("gan_live.pack"), PACKS, key=f"{KEY}_pack", help=t("gan_live.pack_help"))
+        for column, who in ((g_col, "g"), (d_col, "d")):
+            with column:
+                st.markdown(t(f"gan_live.{who}_net"))
+                st.selectbox(t("gan_live.optimizer"), OPTIMIZERS, format_func=labeler("gan_live.optimizers"),
+                             key=f"{KEY}_{who}_opt", help=t("gan_live.live_help"))
+                st.select_slider(t("gan_live.lr"), LRS, key=f"{KEY}_{who}_lr", format_func=lambda v: f"{v:g}",
+                                 help=t("gan_live.live_help"))
+        with d_col:
+            if loss == "wgan":
+                st.select_slider(t("gan_live.clip"), CLIPS, key=f"{KEY}_clip", help=t("gan_live.clip_help"))
+            elif loss == "wgan_gp":
+                st.select_slider(t("gan_live.gp"), GP_WEIGHTS, key=f"{KEY}_gp", format_func=lambda v: f"{v:g}",
+                                 help=t("gan_live.gp_help"))
+        with g_col:
+            st.select_slider(t("gan_live.beta1"), BETAS, key=f"{KEY}_beta1", help=t("gan_live.beta1_help"))
+        with arch:
+            st.markdown(t("gan_live.networks"))
+            restart = t("gan_live.restart_help")
+            st.select_slider(t("gan_live.latent"), LATENTS, key=f"{KEY}_latent", help=restart)
+            st.select_slider(t("gan_live.width"), WIDTHS, key=f"{KEY}_width", help=restart)
+            st.select_slider(t("gan_live.depth"), DEPTHS, key=f"{KEY}_depth", help=restart)
+            st.number_input(t("gan_live.seed"), 0, 9999, step=1, key=f"{KEY}_seed", help=restart)
+
+
+def preset_row(column) -> None:
+    column.pills(t("gan_live.preset"), list(PRESETS), format_func=labeler("gan_live.presets"),
+                 key=f"{KEY}_preset", on_change=use_preset, help=t("gan_live.preset_help"))
+    name = st.session_state.get(f"{KEY}_preset")
+    if name in PRESETS:
+        preset = PRESETS[name]
+        values = {**asdict(preset.settings), **{f"arch_{k}": v for k, v in asdict(preset.architecture).items()},
+                  "data": t(f"gan_live.datasets.{preset.dataset}"),
+                  "loss": t(f"gan_live.losses.{preset.settings.loss}")}
+        uses = t("gan_live.preset_uses", **values)
+        st.info(f"{t(f'gan_live.watch.{name}', **values)}\n\n{uses}", icon=":material/visibility:")
+
+
+def step_buttons() -> list[live.StepButton]:
+    return [live.StepButton("step_d", t("gan_live.step_d"), lambda tr: tr.step_only("d", STEP_N),
+                            icon=":material/looks_one:", help=t("gan_live.step_d_help")),
+            live.StepButton("step_g", t("gan_live.step_g"), lambda tr: tr.step_only("g", STEP_N),
+                            icon=":material/looks_two:", help=t("gan_live.step_g_help")),
+            live.StepButton("step_both", t("gan_live.step_both"), lambda tr: tr.step(STEP_N),
+                            help=t("gan_live.step_both_help"))]
+
+
+def equations(loss: str) -> None:
+    left, right = st.columns(2)
+    left.caption(t("gan_live.d_objective"))
+    left.latex(t(f"gan_live.equations.{loss}.d"))
+    right.caption(t("gan_live.g_objective"))
+    right.latex(t(f"gan_live.equations.{loss}.g"))
+
+
+# ---- the live view
+def plot_labels(lang: str) -> dict:
+    names = ("heatmap", "real", "fake", "gradients", "manifold", "losses", "divergence", "modes", "step", "d_loss",
+             "g_loss", "sliced_w2", "floor", "modes_covered", "high_quality", "modes_axis", "hq_axis")
+    return {name: translate(lang, f"gan_live.plot.{name}") for name in names}
+
+
+def loss_series(history: list[dict]) -> dict[str, np.ndarray]:
+    """d_loss and g_loss of every history entry as arrays, extended incrementally between frames.
+
+    The cache is dropped when the history was rewound or replaced (its last entry is not the
+    same object any more), so a resume or reset never shows stale values.
+    """
+    cache = st.session_state.get(f"{KEY}_series")
+    n = len(history)
+    if cache is None or cache["n"] > n or (cache["n"] and history[cache["n"] - 1] is not cache["last"]):
+        cache = {"n": 0, "last": None, "d_loss": np.zeros(0), "g_loss": np.zeros(0)}
+    new = history[cache["n"]:]
+    if new:
+        for name in ("d_loss", "g_loss"):
+            cache[name] = np.concatenate([cache[name], np.fromiter((h[name] for h in new), float, len(new))])
+        cache["n"], cache["last"] = n, history[-1]
+    st.session_state[f"{KEY}_series"] = cache
+    return cache
+
+
+def curves_figure(trainer, modes, labels: dict, clock=time.monotonic):
+    """The curves figure, rebuilt when training moved and (while playing) ``CURVES_EVERY_S`` passed."""
+    cached = st.session_state.get(f"{KEY}_curves_cache")
+    now, playing = clock(), live.slot(KEY).playing
+    state = (id(trainer), trainer.step_count, len(trainer.evaluations), current_language())
+    if cached is not None and (cached[0] == state or (playing and cached[0][0] == state[0]
+                                                       and now - cached[1] < CURVES_EVERY_S)):
+        return cached[2]
+    figure = plots.curves_figure(loss_series(trainer.history), trainer.evaluations, trainer.sliced_w2_floor,
+                                 labels=labels, has_modes=modes is not None,
+                                 n_modes=None if modes is None else len(modes[0]))
+    st.session_state[f"{KEY}_curves_cache"] = (state, now, figure)
+    return figure
+
+
+def draw_factory(modes):
+    labels = plot_labels(current_language())
+
+    def draw(trainer: GAN2DTrainer) -> None:
+        layers = st.pills(t("gan_live.layers"), plots.LAYERS, selection_mode="multi", default=DEFAULT_LAYERS,
+                          format_func=labeler("gan_live.plot"), key=f"{KEY}_layers")
+        snap = trainer.snapshot(grid=GRID)
+        loss = trainer.settings.loss
+        title = t("gan_live.colorbar_probability" if snap.d_is_probability else "gan_live.colorbar_critic")
+        field, curves = st.columns([5, 4])
+        field.plotly_chart(plots.field_figure(snap, layers, labels=labels, colorbar_title=title,
+                                              midpoint=CRITIC_MIDPOINT.get(loss, 0.0)), key=f"{KEY}_field")
+        evaluations = trainer.evaluations
+        curves.plotly_chart(curves_figure(trainer, modes, labels), key=f"{KEY}_curves")
+        last = evaluations[-1] if evaluations else None
+        if last is not None:
+            text = t("gan_live.numbers", step=last["step"], w2=last["sliced_w2"], floor=trainer.sliced_w2_floor)
+            if modes is not None:
+                text += " " + t("gan_live.mode_numbers", covered=int(last["modes_covered"]), k=len(modes[0]),
+                                hq=100.0 * last["high_quality"])
+            curves.caption(text)
+
+    return draw
+
+
+def stop_text(trainer):
+    """The stop banner in the GAN's words: which loss, optimisers and learning rates blew up."""
+
+    def message(stop) -> str:
+        s = trainer.settings
+        names = {"loss_name": t(f"gan_live.losses.{s.loss}"), "g_opt_name": t(f"gan_live.optimizers.{s.g_optimizer}"),
+                 "d_opt_name": t(f"gan_live.optimizers.{s.d_optimizer}")}
+        return live.stop_message(stop, "gan_live.stop", **names, **asdict(s))
+
+    return message
 
 
 def section() -> None:
     st.header(t("gan_live.title"), anchor=False)
+    st.markdown(t("gan_live.intro"))
+    _fill(ARCH, SETTINGS, force=False)
+    st.session_state.setdefault(f"{KEY}_data", GAN_DATASETS[0])
+    data_col, preset_col = st.columns([1, 2])
+    identity, data = choose_data(data_col)
+    preset_row(preset_col)
+    settings_panel()
+    architecture, settings = read_config()
+    name = identity[0]
+    modes = (mode_centers(name), MODE_STD[name]) if name in MODE_STD else None
+    trainer = live.trainer_for(KEY, (identity, architecture),
+                               lambda: LiveTrainer(data, architecture, settings, modes=modes),
+                               speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S)
+    if trainer.settings != settings:
+        trainer.update(settings)  # live: no restart, the optimisers keep their state
+    equations(settings.loss)
+    live.controls(KEY, steps=step_buttons())
+    st.html(f"<style>.st-key-{KEY}_field, .st-key-{KEY}_curves {{contain: strict; height: {plots.HEIGHT}px;}}</style>")
+    with st.container(key=f"{KEY}_view"):
+        live.run(KEY, draw_factory(modes), message=stop_text(trainer))
+    st.caption(t("gan_live.protocol", n=EVAL_SAMPLES, every=trainer.eval_every) if modes is not None
+               else t("gan_live.no_modes"))
+    with st.expander(t("gan_live.reading"), icon=":material/school:"):
+        st.markdown(t("gan_live.reading_body"))
+

@@ -6,6 +6,9 @@ loop is turned inside out (see ../shared/DESIGN.md, "Live training"):
 * the trainer lives in ``st.session_state`` (one per browser session and ``key``);
 * while *playing*, a fragment re-runs itself every ``INTERVAL_S`` seconds; each run ("tick",
   :func:`advance`) trains for a fixed time budget with ``trainer.step_for``, then redraws;
+  a page may give its own speed table and interval (``trainer_for(..., speeds=, interval_s=)``):
+  the share of wall time spent training is about budget / interval, so a page whose model is
+  cheap to draw and needs many steps to show anything (the GAN) trains longer per tick;
 * the buttons are callbacks, so pressing one never loses a step;
 * a trainer that stops itself (a NaN or inf in its metrics) pauses the loop and its reason is
   shown as a translated warning; the user changes a setting and presses play again, which
@@ -20,6 +23,8 @@ Example (the page supplies the trainer factory and the drawing function)::
     trainer = live.trainer_for("mle", config, lambda: MLETrainer(config, data))
     live.controls("mle")                       # play / pause, step, reset, speed
     live.run("mle", draw=lambda tr: st.plotly_chart(figure_of(tr)))
+
+Other step buttons (the GAN's "step D only") are ``StepButton`` objects: ``controls(key, steps=[...])``.
 
 :func:`advance` and the callbacks touch only ``session_state``-like mappings, so they are tested
 without a browser (``tests/dashboard/test_live_training.py``).
@@ -52,6 +57,25 @@ class Slot:
     speed: str = "normal"
     steps_per_second: float = 0.0
     last_metrics: list = field(default_factory=list)
+    speeds: dict | None = None  # this key's {speed: (budget_s, max_steps)}; None: SPEEDS
+    interval_s: float | None = None  # seconds between ticks; None: INTERVAL_S
+
+    def speed_table(self) -> dict:
+        return SPEEDS if self.speeds is None else self.speeds
+
+
+@dataclass(frozen=True)
+class StepButton:
+    """A step button of :func:`controls`: ``run(trainer)`` takes the steps and returns their metrics.
+
+    ``label`` is already translated; ``name`` makes the widget key (``f"{key}_{name}"``).
+    """
+
+    name: str
+    label: str
+    run: Callable[[Any], list]
+    icon: str = ":material/skip_next:"
+    help: str | None = None
 
 
 def advance(s: Slot, clock=time.perf_counter) -> None:
@@ -60,7 +84,7 @@ def advance(s: Slot, clock=time.perf_counter) -> None:
     if not s.playing:
         return
     start = clock()
-    budget_s, max_steps = SPEEDS[s.speed]
+    budget_s, max_steps = s.speed_table()[s.speed]
     s.last_metrics = s.trainer.step_for(budget_s, max_steps)
     elapsed = clock() - start
     s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
@@ -73,17 +97,22 @@ def _slot_key(key: str) -> str:
 
 
 def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapping | None = None,
-                speed: str = "normal"):
+                speed: str = "normal", *, speeds: dict | None = None, interval_s: float | None = None):
     """The session's trainer for ``key``; rebuilt (and paused) when ``config`` changed.
 
     ``speed`` is where a new session's speed control starts (models that need thousands of
     steps to show anything start at "fast"); later rebuilds keep the user's choice.
+    ``speeds`` ({name: (budget_s, max_steps)}) and ``interval_s`` replace ``SPEEDS`` and
+    ``INTERVAL_S`` for this key.
     """
     state = st.session_state if state is None else state
     slot = state.get(_slot_key(key))
     if slot is None or slot.config != config:
         slot = Slot(trainer=factory(), config=config, speed=slot.speed if slot else speed)
         state[_slot_key(key)] = slot
+    slot.speeds, slot.interval_s = speeds, interval_s
+    if slot.speed not in slot.speed_table():
+        slot.speed = speed if speed in slot.speed_table() else next(iter(slot.speed_table()))
     return slot.trainer
 
 
@@ -112,6 +141,15 @@ def step_once(key: str, steps: int = 1, state: MutableMapping | None = None) -> 
     s.last_metrics = s.trainer.step(steps)
 
 
+def step_with(key: str, run: Callable[[Any], list], state: MutableMapping | None = None) -> None:
+    """Callback of a :class:`StepButton`: pause, recover from a stop, and take ``run(trainer)``'s steps."""
+    s = slot(key, state)
+    s.playing = False
+    if s.trainer.stopped is not None:
+        s.trainer.resume()
+    s.last_metrics = run(s.trainer)
+
+
 def reset(key: str, state: MutableMapping | None = None) -> None:
     s = slot(key, state)
     s.playing = False
@@ -119,42 +157,60 @@ def reset(key: str, state: MutableMapping | None = None) -> None:
     s.last_metrics = []
 
 
-def stop_message(stop) -> str:
-    """A translated sentence for an ``engine.training.StopReason``."""
-    return t(f"training.stop.{stop.code}", step=stop.step, **stop.detail)
+def stop_message(stop, prefix: str = "training.stop", **defaults) -> str:
+    """A translated sentence for an ``engine.training.StopReason``.
+
+    ``prefix`` picks a page's own messages (``f"{prefix}.{code}"``); ``defaults`` fill
+    placeholders the stop's detail does not carry (the detail wins where both have a value).
+    """
+    return t(f"{prefix}.{stop.code}", **{**defaults, "step": stop.step, **stop.detail})
 
 
-def controls(key: str, *, step_sizes=(1, 10)) -> None:
-    """The button row: play or pause, single steps, reset, and the speed of play."""
+def controls(key: str, *, step_sizes=(1, 10), steps: list[StepButton] | None = None) -> None:
+    """The button row: play or pause, single steps, reset, and the speed of play.
+
+    ``steps`` replaces the "step ×n" buttons (one per ``step_sizes``) with the page's own.
+    """
     s = slot(key)
-    columns = st.columns([1, 1, 1, 1, 2], vertical_alignment="bottom")
+    n_steps = len(step_sizes) if steps is None else len(steps)
+    columns = st.columns([1] * (n_steps + 2) + [2], vertical_alignment="bottom")
     if s.playing:
         columns[0].button(t("training.pause"), icon=":material/pause:", key=f"{key}_pause", on_click=pause,
                           args=(key,), width="stretch")
     else:
         columns[0].button(t("training.play"), icon=":material/play_arrow:", key=f"{key}_play", on_click=play,
                           args=(key,), type="primary", width="stretch")
-    for column, n in zip(columns[1:3], step_sizes):
-        column.button(t("training.step", n=n), icon=":material/skip_next:", key=f"{key}_step{n}",
-                      on_click=step_once, args=(key, n), width="stretch")
-    columns[3].button(t("training.reset"), icon=":material/restart_alt:", key=f"{key}_reset", on_click=reset,
-                      args=(key,), width="stretch")
-    s.speed = columns[4].select_slider(t("training.speed"), options=list(SPEEDS), value=s.speed,
-                                       format_func=labeler("training.speeds"), key=f"{key}_speed")
+    if steps is None:
+        for column, n in zip(columns[1:], step_sizes):
+            column.button(t("training.step", n=n), icon=":material/skip_next:", key=f"{key}_step{n}",
+                          on_click=step_once, args=(key, n), width="stretch")
+    else:
+        for column, button in zip(columns[1:], steps):
+            column.button(button.label, icon=button.icon, key=f"{key}_{button.name}", help=button.help,
+                          on_click=step_with, args=(key, button.run), width="stretch")
+    columns[-2].button(t("training.reset"), icon=":material/restart_alt:", key=f"{key}_reset", on_click=reset,
+                       args=(key,), width="stretch")
+    s.speed = columns[-1].select_slider(t("training.speed"), options=list(s.speed_table()), value=s.speed,
+                                        format_func=labeler("training.speeds"), key=f"{key}_speed")
 
 
-def run(key: str, draw: Callable[[Any], None]) -> None:
-    """Draw the trainer, and keep training it while playing (a self-rerunning fragment)."""
+def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] | None = None) -> None:
+    """Draw the trainer, and keep training it while playing (a self-rerunning fragment).
+
+    ``message(stop) -> str`` words a stop for this page (default :func:`stop_message`).
+    """
     s = slot(key)
+    interval_s = INTERVAL_S if s.interval_s is None else s.interval_s
+    message = stop_message if message is None else message
 
-    @st.fragment(run_every=INTERVAL_S if s.playing else None)
+    @st.fragment(run_every=interval_s if s.playing else None)
     def live_view() -> None:
         if s.playing:
             advance(s)
             if not s.playing:  # the trainer stopped itself during this tick
                 st.rerun(scope="app")  # redraw the buttons as paused and stop the timer
         if s.trainer.stopped is not None:
-            st.warning(stop_message(s.trainer.stopped), icon=":material/warning:")
+            st.warning(message(s.trainer.stopped), icon=":material/warning:")
         status = t("training.status_playing" if s.playing else "training.status_paused",
                    steps=s.trainer.step_count, rate=s.steps_per_second)
         st.caption(status)

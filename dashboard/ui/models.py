@@ -19,6 +19,7 @@ HEADLINE = {
     "vae2d": ("heldout_neg_elbo", "heldout_iwae_loglik", "samples_frechet"),
     "vae": ("heldout_neg_elbo", "heldout_iwae_loglik", "samples_frechet"),
     "ae": ("heldout_reconstruction_nats", "samples_frechet"),
+    "dcgan": ("samples_frechet", "samples_class_entropy"),
 }
 SHIPPED = tuple(HEADLINE)
 

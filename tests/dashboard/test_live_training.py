@@ -12,6 +12,7 @@ import pytest
 from dashboard.ui import live_training as live
 from dashboard.ui.i18n import translate
 from engine.mle import MLEConfig, MLETrainer
+from engine.training import StopReason
 
 DATA = np.random.default_rng(1).normal(0.5, 1.2, 300)
 
@@ -98,3 +99,41 @@ def test_every_stop_code_has_a_message_in_both_languages(code):
     detail = {"metric": "loss", "value": "nan", "lr": 3.0, "optimizer": "sgd", "family": "gaussian"}
     for lang in ("en", "ko"):
         assert "nan" in translate(lang, f"training.stop.{code}", step=7, **detail)
+
+
+def test_a_key_can_have_its_own_speed_table_and_interval():
+    state: dict = {}
+    speeds = {"crawl": (0.05, 3), "run": (0.2, 100_000)}
+    trainer = live.trainer_for("own", ADAM, lambda: MLETrainer(ADAM, DATA), state, speed="crawl", speeds=speeds,
+                               interval_s=0.5)
+    s = live.slot("own", state)
+    assert s.speed == "crawl" and s.speed_table() is speeds and s.interval_s == 0.5
+    live.play("own", state)
+    live.advance(s)
+    assert trainer.step_count == 3  # the key's own "crawl": at most 3 steps a tick
+    assert live.slot("mle", {"live::mle": live.Slot(trainer, ADAM)}).speed_table() is live.SPEEDS  # others unchanged
+    # A speed the table lacks (a slot built before the table was given) falls back to the default.
+    other = {"live::old": live.Slot(MLETrainer(ADAM, DATA), ADAM, speed="normal")}
+    live.trainer_for("old", ADAM, lambda: None, other, speed="run", speeds=speeds)
+    assert other["live::old"].speed == "run"
+
+
+def test_step_buttons_run_their_own_steps_and_recover_from_a_stop():
+    state: dict = {}
+    trainer = make(state, MLEConfig(optimizer="sgd", lr=100.0))
+    live.step_once("mle", 200, state)
+    assert trainer.stopped is not None
+    trainer.set_lr(0.01)
+    button = live.StepButton("three", "three steps", lambda tr: tr.step(3))
+    live.play("mle", state)
+    live.step_with("mle", button.run, state)
+    s = live.slot("mle", state)
+    assert not s.playing and trainer.stopped is None and len(s.last_metrics) == 3
+
+
+def test_stop_message_takes_a_page_prefix_and_defaults():
+    stop = StopReason("non_finite", 12, {"metric": "d_loss", "value": "nan", "loss": "hinge", "g_lr": 0.5,
+                                         "d_lr": 0.1, "g_optimizer": "sgd", "d_optimizer": "adam"})
+    names = {"loss_name": "Hinge", "g_opt_name": "SGD", "d_opt_name": "Adam"}
+    message = live.stop_message(stop, "gan_live.stop", **names, g_lr=9.0)  # the stop's own detail wins
+    assert "12" in message and "Hinge" in message and "0.5" in message and "9" not in message.replace("12", "")

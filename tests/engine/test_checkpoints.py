@@ -299,3 +299,20 @@ def test_provider_module_is_imported_lazily(registry, tmp_path, monkeypatch):
     assert "toy_provider" in sys.modules and "lazy" in checkpoints._REGISTRY
     assert model.weight.shape == (3, 2)
     monkeypatch.delitem(sys.modules, "toy_provider")
+
+
+def test_named_tensors_round_trip_exactly_and_are_hash_checked(tmp_path, no_unpickling):
+    tensors = {"grid": torch.randint(0, 256, (2, 3, 4), dtype=torch.uint8), "d": torch.rand(5),
+               "steps": torch.arange(3)}
+    sha = checkpoints.save_tensors(tmp_path / "film.safetensors", tensors)
+    loaded = checkpoints.load_tensors(tmp_path / "film.safetensors", sha, rebuild=REBUILD)
+    assert set(loaded) == set(tensors) and all(torch.equal(loaded[k], tensors[k]) for k in tensors)
+    raw = bytearray((tmp_path / "film.safetensors").read_bytes())
+    raw[-1] ^= 0xFF
+    (tmp_path / "film.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=f"does not match its model card.*Run: {REBUILD}"):
+        checkpoints.load_tensors(tmp_path / "film.safetensors", sha, rebuild=REBUILD)
+    with pytest.raises(CheckpointError, match="no sha256"):
+        checkpoints.load_tensors(tmp_path / "film.safetensors", None)
+    with pytest.raises(CheckpointError, match="missing"):
+        checkpoints.load_tensors(tmp_path / "other.safetensors", sha)

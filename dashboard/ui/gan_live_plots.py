@@ -1,0 +1,198 @@
+"""Figures of the live 2D GAN: the playing field (GAN Lab's main view) and the training curves.
+
+Inputs are a ``engine.gan_toy.GANSnapshot``, plain arrays and already-translated labels. These
+figures are redrawn a few times a second while training plays, so traces are plain dicts of
+float32 numpy arrays (plotly sends them base64-encoded, and validating dicts is cheaper than
+building ``go.Scatter`` objects), polylines are one trace each with NaN gaps instead of one
+trace per line, and long histories are averaged down to a few hundred points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dashboard.ui.plotting import COLORS, base_figure, rgba, subplot_grid
+
+LAYERS = ("heatmap", "real", "fake", "gradients", "manifold")  # the order they are stacked in
+ARROW_FRACTION = 0.09  # the longest gradient arrow spans this share of the view's width
+# Points drawn per frame. Every marker is an SVG element the browser redraws at each frame; on a
+# 2-core machine shared with the server, ~1,500 markers made frames several times slower.
+MAX_REAL, MAX_FAKE, MAX_ARROWS = 400, 400, 200
+HEIGHT = 460  # both live figures (px): the page reserves this space (CSS containment)
+MAX_CURVE_POINTS = 400  # loss curves are bucket means of at most this many points
+
+# Real (data) in the colour of P, generated in the colour of Q, as on every page. The heatmap
+# takes the same colours, so D's "this looks real" regions are bluish, "fake" regions orange.
+_FIELD_SCALE = [[0.0, rgba(COLORS["q"], 0.55)], [0.5, "rgba(255,255,255,0)"], [1.0, rgba(COLORS["p"], 0.55)]]
+_MANIFOLD = "#7c3aed"
+# Fixed margins, no automargin anywhere and legends inside the plotting area: plotly otherwise
+# measures its text and redraws until the margins settle, several full redraws per frame (the
+# browser's profile of a playing page was >80% in Plotly's doAutoMargin).
+FIELD_MARGIN = dict(l=50, r=80, t=10, b=48)
+CURVES_MARGIN = dict(l=60, r=50, t=62, b=48)  # the top margin holds the legend (3 rows)
+TOP_LEGEND = dict(orientation="h", x=0.0, y=1.0, xanchor="left", yanchor="bottom", font=dict(size=11))
+INSIDE_LEGEND = dict(orientation="h", x=0.01, y=0.99, xanchor="left", yanchor="top", bgcolor="rgba(255,255,255,0.7)",
+                     font=dict(size=11))
+
+
+def _f32(values) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def polylines(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L, M, 2) lines -> x, y of one trace with a NaN after each line (plotly breaks a line at NaN)."""
+    lines = np.asarray(lines, dtype=np.float32)
+    gap = np.full((lines.shape[0], 1, 2), np.nan, dtype=np.float32)
+    joined = np.concatenate([lines, gap], axis=1).reshape(-1, 2)
+    return joined[:, 0], joined[:, 1]
+
+
+def arrows(points: np.ndarray, vectors: np.ndarray, length: float) -> tuple[np.ndarray, ...]:
+    """Segments from each point along its vector, the longest ``length`` long.
+
+    Returns the segments' x, y (NaN-separated, one trace) and the tips (n, 2) with their angles
+    in degrees, clockwise from up (plotly's ``marker.angle``), for small arrowheads.
+    """
+    points, vectors = np.asarray(points, dtype=np.float64), np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1)
+    finite = np.isfinite(norms)
+    top = float(norms[finite].max()) if finite.any() else 0.0
+    scale = length / top if top > 0 else 0.0
+    tips = points + np.where(finite[:, None], vectors, 0.0) * scale
+    segments = np.stack([points, tips], axis=1)  # (n, 2, 2)
+    x, y = polylines(segments)
+    angles = 90.0 - np.degrees(np.arctan2(vectors[:, 1], vectors[:, 0]))
+    return x, y, _f32(tips), _f32(np.where(finite, angles, 0.0))
+
+
+def thin(points: np.ndarray, most: int) -> np.ndarray:
+    """Every k-th row so that at most ``most`` remain (the engine's subsets are already random)."""
+    return points[:: max(1, math.ceil(len(points) / most))]
+
+
+def field_figure(snap, layers, *, labels: dict, colorbar_title: str, midpoint: float = 0.0,
+                 height: int = HEIGHT) -> go.Figure:
+    """The data plane: D's opinion as a heatmap, real and generated samples, G's gradients and manifold.
+
+    ``layers`` is a subset of ``LAYERS``; ``midpoint`` is the white value of a critic's colour
+    scale (a probability always uses 0..1 with white at 0.5). The axes are fixed to
+    ``snap.bounds``, so frames line up while training plays.
+    """
+    layers = set(layers)
+    x0, x1, y0, y1 = snap.bounds
+    traces = []
+    if "heatmap" in layers:
+        z = _f32(snap.d_values)
+        if snap.d_is_probability:
+            zrange = dict(zmin=0.0, zmax=1.0)
+        else:  # symmetric around the midpoint, so white means "undecided" for every critic
+            finite = z[np.isfinite(z)]
+            spread = float(np.abs(finite - midpoint).max()) if finite.size else 1.0
+            spread = spread if spread > 0 else 1.0
+            zrange = dict(zmin=midpoint - spread, zmax=midpoint + spread)
+        traces.append(dict(type="heatmap", x=_f32(snap.xs), y=_f32(snap.ys), z=z, colorscale=_FIELD_SCALE,
+                           zsmooth="fast", name=labels["heatmap"], **zrange,
+                           colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=12, len=0.8,
+                                         x=1.0, xanchor="left", xpad=4),
+                           hovertemplate="%{x:.2f}, %{y:.2f}: %{z:.3f}<extra></extra>"))
+    if "manifold" in layers:
+        mx, my = polylines(snap.manifold)
+        traces.append(dict(type="scatter", x=mx, y=my, mode="lines", name=labels["manifold"], hoverinfo="skip",
+                           line=dict(color=rgba(_MANIFOLD, 0.45), width=1)))
+    if "real" in layers:
+        real = thin(snap.real, MAX_REAL)
+        traces.append(dict(type="scatter", x=_f32(real[:, 0]), y=_f32(real[:, 1]), mode="markers",
+                           name=labels["real"], hoverinfo="skip",
+                           marker=dict(color=COLORS["p"], size=4, opacity=0.55)))
+    fake, gradients = thin(snap.fake, MAX_FAKE), thin(snap.gradients, MAX_FAKE)
+    if "fake" in layers:
+        traces.append(dict(type="scatter", x=_f32(fake[:, 0]), y=_f32(fake[:, 1]), mode="markers",
+                           name=labels["fake"], hoverinfo="skip",
+                           marker=dict(color=COLORS["q"], size=5, opacity=0.8, line=dict(width=0))))
+    if "gradients" in layers:
+        n = min(len(fake), MAX_ARROWS)
+        gx, gy, tips, angles = arrows(fake[:n], gradients[:n], ARROW_FRACTION * (x1 - x0))
+        traces.append(dict(type="scatter", x=gx, y=gy, mode="lines", name=labels["gradients"], legendgroup="grad",
+                           hoverinfo="skip", line=dict(color=COLORS["bad"], width=1)))
+        traces.append(dict(type="scatter", x=tips[:, 0], y=tips[:, 1], mode="markers", legendgroup="grad",
+                           showlegend=False, hoverinfo="skip",
+                           marker=dict(symbol="triangle-up", size=5, angle=angles, color=COLORS["bad"])))
+    fig = base_figure(height, x_title="x₁", y_title="x₂", hovermode="closest", uirevision="gan_live_field",
+                      margin=FIELD_MARGIN,
+                      xaxis=dict(range=[x0, x1], constrain="domain", showgrid=False, automargin=False),
+                      yaxis=dict(range=[y0, y1], scaleanchor="x", scaleratio=1, showgrid=False, automargin=False),
+                      legend=INSIDE_LEGEND)
+    fig.add_traces(traces)
+    return fig
+
+
+def bucket_means(values: np.ndarray, max_points: int = MAX_CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, means): ``values`` (n,) averaged over equal buckets so at most ``max_points`` remain.
+
+    Steps are the 1-based index of each bucket's last entry. Non-finite values are skipped in
+    the mean (a bucket of only non-finite values gives NaN, drawn as a gap).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    size = max(1, math.ceil(n / max_points))
+    full = (n // size) * size
+    head = values[:full].reshape(-1, size)
+    finite = np.isfinite(head)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(finite, head, 0.0).sum(1) / finite.sum(1)
+    steps = np.arange(size, full + 1, size, dtype=np.float64)
+    if full < n:  # the partial last bucket
+        tail = values[full:]
+        tail = tail[np.isfinite(tail)]
+        means = np.append(means, tail.mean() if tail.size else np.nan)
+        steps = np.append(steps, n)
+    return _f32(steps), _f32(means)
+
+
+def curves_figure(losses: dict, evaluations: list[dict], floor: float, *, labels: dict, has_modes: bool,
+                  n_modes: int | None = None, height: int = HEIGHT) -> go.Figure:
+    """Stacked panels over training: D's and G's losses; sliced W2 with its floor; modes covered and % HQ.
+
+    ``losses`` maps "d_loss"/"g_loss" to (n,) per-step values; ``evaluations`` are the
+    trainer's periodic measurements (``step``, ``sliced_w2`` and, with modes, ``modes_covered``,
+    ``high_quality`` as a fraction). All panels share the step axis.
+    """
+    rows = 3 if has_modes else 2
+    titles = [labels["losses"], labels["divergence"]] + ([labels["modes_axis"]] if has_modes else [])
+    layout = subplot_grid(rows, 1, x_title=labels["step"], y_titles=titles, gap=0.05)
+    steps = _f32([e["step"] for e in evaluations])
+    traces = []
+    for name, color in (("d_loss", COLORS["p"]), ("g_loss", COLORS["q"])):
+        x, y = bucket_means(losses.get(name, ()))
+        traces.append(dict(type="scatter", x=x, y=y, mode="lines", name=labels[name], line=dict(color=color)))
+    traces.append(dict(type="scatter", x=steps, y=_f32([e["sliced_w2"] for e in evaluations]), mode="lines",
+                       name=labels["sliced_w2"], xaxis="x2", yaxis="y2", line=dict(color=COLORS["accent"])))
+    shapes = []
+    if math.isfinite(floor):
+        shapes.append(dict(type="line", xref="x2 domain", yref="y2", x0=0, x1=1, y0=floor, y1=floor,
+                           line=dict(color=COLORS["muted"], dash="dot")))
+        traces.append(dict(type="scatter", x=[None], y=[None], mode="lines", name=labels["floor"], xaxis="x2",
+                           yaxis="y2", line=dict(color=COLORS["muted"], dash="dot")))
+    layout["yaxis2"]["rangemode"] = "tozero"
+    if has_modes:
+        traces.append(dict(type="scatter", x=steps, y=_f32([e.get("modes_covered", np.nan) for e in evaluations]),
+                           mode="lines", name=labels["modes_covered"], xaxis="x3", yaxis="y3",
+                           line=dict(color=COLORS["p"], shape="hv")))
+        traces.append(dict(type="scatter", x=steps,
+                           y=_f32([100.0 * e.get("high_quality", np.nan) for e in evaluations]),
+                           mode="lines", name=labels["high_quality"], xaxis="x3", yaxis="y4",
+                           line=dict(color=COLORS["q"], dash="dash")))
+        layout["yaxis3"]["range"] = [0, (n_modes or 1) * 1.05]
+        layout["yaxis4"] = dict(overlaying="y3", side="right", range=[0, 105], showgrid=False, zeroline=False,
+                                title=dict(text=labels["hq_axis"]), anchor="x3")
+    for name in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
+        layout[name]["automargin"] = False
+    fig = base_figure(height, hovermode="x unified", uirevision="gan_live_curves", shapes=shapes,
+                      margin=CURVES_MARGIN, legend=TOP_LEGEND, **layout)
+    fig.add_traces(traces)
+    return fig

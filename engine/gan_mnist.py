@@ -1,0 +1,442 @@
+"""A small DCGAN on MNIST: the model, its training with a "film" of snapshots, and its evaluation.
+
+``python -m engine.train dcgan`` trains it on ``training_data().train_images`` (test images 0-7999
+when only the test split is present) and ships ``assets/models/dcgan.{safetensors,json}`` plus
+``assets/models/dcgan_film.safetensors``, whose sha256 the model card records.
+
+Architecture (Radford, Metz & Chintala 2016, "DCGAN", scaled down for 28x28 and 2 CPU cores):
+no pooling, only strided (transposed) convolutions; BatchNorm and ReLU in the generator, tanh
+output; LeakyReLU(0.2) in the discriminator; weights initialised N(0, 0.02); Adam with lr 2e-4
+and betas (0.5, 0.999). Generator and discriminator live in one ``DCGAN`` module, so a checkpoint
+is one safetensors file. The discriminator has no BatchNorm: with it, D(x) would depend on the
+rest of its batch and on train/eval mode, and the film's D(x) histograms should be a property of
+each image. Loss: the non-saturating GAN loss of ``engine.gan`` (Goodfellow et al. 2014, sec. 3).
+
+Pixels: the generator works in [-1, 1] (tanh); every public verb speaks images in [0, 1] of shape
+(N, 1, 28, 28), the classifier's convention (``engine.metrics``).
+
+The film (``fit``): at ``config.snapshots`` evenly spaced steps (step 0 included), the samples of a
+fixed noise batch as uint8 images, D(x) on held-out real digits, on training digits and on
+generated digits, and the classifier's class histogram of generated digits (mode collapse shows
+as a spike). The model card's metrics (``evaluate``): the classifier's Fréchet distance of 1000
+samples against held-out digits, with the floor at the same sample sizes, class entropy and
+mean confidence (see ``engine.metrics``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.checkpoints import register
+
+FILM_GRID = 64  # fixed-noise images per snapshot (an 8x8 grid)
+FILM_D = 500  # real held-out / real training / generated digits whose D(x) each snapshot stores
+FILM_CLASSES = 500  # generated digits the classifier judges per snapshot (a class share's s.e. <= 2.2%)
+N_SAMPLES = 1000  # generated digits behind the card's metrics (the VAE cards use 1000 too)
+INTERPOLATION_MODES = ("slerp", "linear")
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """Architecture and training (frozen: hashable for caches, stored in the model card)."""
+
+    latent_dim: int = 64  # z ~ N(0, I_64); Radford used 100, MNIST needs less and 64 interpolates the same
+    g_channels: int = 64  # G: z -> (2g, 7, 7) -> (g, 14, 14) -> (1, 28, 28); chosen to fit ~10 min on 2 CPU threads
+    d_channels: int = 64  # D: (1, 28, 28) -> (d, 14, 14) -> (2d, 7, 7) -> logit
+    leak: float = 0.2  # LeakyReLU slope in D (Radford et al.)
+    loss: str = "non_saturating"  # -log D(G(z)) for G: strong gradients while D wins early on
+    lr: float = 2e-4  # Adam, both networks (Radford et al.: 1e-3 was too high)
+    beta1: float = 0.5  # Radford et al.: 0.9 oscillated and was unstable
+    beta2: float = 0.999
+    batch_size: int = 64
+    epochs: int = 40  # 5000 steps: 25 -> 40 epochs took FID (1000 v 1000) 197 -> 170, still no D overfitting
+    snapshots: int = 25  # frames of the training film, evenly spaced, step 0 and the last step included
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.latent_dim < 1 or self.g_channels < 1 or self.d_channels < 1:
+            raise ValueError("latent_dim, g_channels and d_channels must be positive")
+        if self.snapshots < 2:
+            raise ValueError("snapshots must be at least 2 (the first and the last step)")
+
+
+def _init_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """DCGAN initialisation: conv/linear weights N(0, 0.02), BatchNorm scales N(1, 0.02), biases 0."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(layer.weight, 0.0, 0.02, generator=generator)
+        elif isinstance(layer, nn.BatchNorm2d):
+            nn.init.normal_(layer.weight, 1.0, 0.02, generator=generator)
+        if getattr(layer, "bias", None) is not None:
+            nn.init.zeros_(layer.bias)
+
+
+class Generator(nn.Module):
+    """z (B, latent) -> images (B, 1, 28, 28) in [-1, 1]."""
+
+    def __init__(self, config: DCGANConfig):
+        super().__init__()
+        g = config.g_channels
+        self.project = nn.Linear(config.latent_dim, 2 * g * 7 * 7, bias=False)  # the "reshaped matmul" of DCGAN
+        self.body = nn.Sequential(
+            nn.BatchNorm2d(2 * g), nn.ReLU(),
+            nn.ConvTranspose2d(2 * g, g, 4, stride=2, padding=1, bias=False),  # (B, g, 14, 14)
+            nn.BatchNorm2d(g), nn.ReLU(),
+            nn.ConvTranspose2d(g, 1, 4, stride=2, padding=1),  # (B, 1, 28, 28)
+            nn.Tanh(),
+        )
+        self.channels = 2 * g
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(z).view(len(z), self.channels, 7, 7))
+
+
+class Discriminator(nn.Module):
+    """images (B, 1, 28, 28) in [-1, 1] -> logits (B,); D(x) = sigmoid(logit)."""
+
+    def __init__(self, config: DCGANConfig):
+        super().__init__()
+        d = config.d_channels
+        self.body = nn.Sequential(
+            nn.Conv2d(1, d, 4, stride=2, padding=1), nn.LeakyReLU(config.leak),  # (B, d, 14, 14)
+            nn.Conv2d(d, 2 * d, 4, stride=2, padding=1), nn.LeakyReLU(config.leak),  # (B, 2d, 7, 7)
+            nn.Flatten(), nn.Linear(2 * d * 7 * 7, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).squeeze(1)
+
+
+class DCGAN(nn.Module):
+    """Generator and discriminator in one module (one state_dict, one checkpoint file)."""
+
+    def __init__(self, config: DCGANConfig = DCGANConfig()):
+        super().__init__()
+        self.config = config
+        with torch.random.fork_rng(devices=[]):  # the layers' default init draws from the global RNG; keep it
+            self.generator = Generator(config)
+            self.discriminator = Discriminator(config)
+        _init_weights(self, torch.Generator().manual_seed(int(config.seed)))  # then every weight is redrawn, seeded
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I), shape (n, latent_dim), drawn on the CPU (same numbers on every device)."""
+        return torch.randn((n, self.config.latent_dim), generator=generator).to(_device(self))
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """Images (N, 1, 28, 28) in [0, 1] for latents z (N, latent_dim)."""
+        return (self.generator(z.to(_device(self))) + 1.0) / 2.0
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n generated images (n, 1, 28, 28) in [0, 1]; same generator state -> same images (in eval mode)."""
+        return self.generate(self.latent(n, generator))
+
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """D's logits (N,) for images x (N, 1, 28, 28) or (N, 28, 28) in [0, 1]; D(x) = sigmoid(logits)."""
+        x = x.to(_device(self)).float()
+        x = x.unsqueeze(1) if x.dim() == 3 else x
+        return self.discriminator(2.0 * x - 1.0)
+
+    def interpolate(self, z0: torch.Tensor, z1: torch.Tensor, steps: int = 10, mode: str = "slerp") -> torch.Tensor:
+        """Images (steps, 1, 28, 28) along a path from latent z0 to z1 (each (latent_dim,)).
+
+        "slerp" follows the great circle (White 2016): the norm of z stays near sqrt(latent_dim),
+        where N(0, I) puts its mass, whereas the midpoint of a straight line is shorter by ~1/sqrt(2).
+        """
+        return self.generate(interpolate_latents(z0, z1, steps, mode).to(_device(self)))
+
+
+def interpolate_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int, mode: str = "slerp") -> torch.Tensor:
+    """Latents (steps, D) from z0 to z1 (D,), both ends included; ``mode`` is "slerp" or "linear"."""
+    if mode not in INTERPOLATION_MODES:
+        raise ValueError(f"unknown interpolation mode {mode!r}; choose one of {INTERPOLATION_MODES}")
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2; got {steps}")
+    z0, z1 = z0.reshape(-1).double(), z1.reshape(-1).double()
+    t = torch.linspace(0.0, 1.0, steps, dtype=torch.float64)[:, None]  # (steps, 1)
+    cos = torch.dot(z0, z1) / (z0.norm() * z1.norm()).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    if mode == "linear" or omega < 1e-6:  # (anti)parallel ends: slerp's formula is 0/0; the line is the answer
+        return ((1 - t) * z0 + t * z1).float()
+    return ((torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)).float()
+
+
+def build_dcgan(config: dict) -> DCGAN:
+    """The registry's builder: a DCGAN from a model card's ``config``."""
+    return DCGAN(DCGANConfig(**config))
+
+
+register("dcgan", build_dcgan, "python -m engine.train dcgan")
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def to_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]."""
+    return images.reshape(len(images), 1, 28, 28).float().div_(255.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] (N, 1, 28, 28) -> uint8 (N, 28, 28), rounded."""
+    return images.reshape(len(images), 28, 28).clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
+
+
+# ---------------------------------------------------------------- training
+def discriminator_step(model: DCGAN, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                       loss: str) -> torch.Tensor:
+    """One Adam step of D on real and (detached) generated images, both (B, 1, 28, 28) in [-1, 1]; its loss."""
+    from engine.gan import discriminator_loss
+
+    value = discriminator_loss(loss, model.discriminator(real), model.discriminator(fake.detach()))
+    optimizer.zero_grad(set_to_none=True)
+    value.backward()
+    optimizer.step()
+    return value.detach()
+
+
+def train_step(model: DCGAN, opt_d, opt_g, real: torch.Tensor, z: torch.Tensor, loss: str) -> tuple[float, float]:
+    """One D step then one G step (the same fakes, as in Radford et al.'s code); returns (loss_d, loss_g)."""
+    from engine.gan import generator_loss
+
+    fake = model.generator(z)  # (B, 1, 28, 28) in [-1, 1]
+    loss_d = discriminator_step(model, opt_d, real, fake, loss)
+    loss_g = generator_loss(loss, model.discriminator(fake))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()  # also fills D's .grad; the next D step zeroes it first
+    opt_g.step()
+    return loss_d.item(), loss_g.item()
+
+
+def snapshot_steps(total: int, frames: int) -> list[int]:
+    """``frames`` evenly spaced steps in [0, total] (rounded, duplicates dropped, both ends kept)."""
+    return sorted({round(s) for s in np.linspace(0, total, frames)})
+
+
+@torch.no_grad()
+def film_frame(model: DCGAN, classifier: nn.Module, grid_z, class_z, heldout, train, loss: str) -> dict:
+    """One film frame with the model in eval mode (as it is shipped): see the module docstring.
+
+    heldout, train: real images (N, 1, 28, 28) in [0, 1]; grid_z (64, latent), class_z (500, latent).
+    """
+    from engine import metrics
+    from engine.gan import discriminator_loss, generator_loss
+
+    was_training = model.training
+    model.eval()
+    grid = to_uint8(model.generate(grid_z))  # (64, 28, 28)
+    fake = model.generate(class_z)  # (500, 1, 28, 28)
+    logits_real, logits_fake = model.discriminate(heldout), model.discriminate(fake[:len(heldout)])
+    logits_train = model.discriminate(train)
+    model.train(was_training)
+    _, probs = metrics.classify(classifier, fake)
+    return {"grid": grid, "d_real": torch.sigmoid(logits_real).cpu(), "d_fake": torch.sigmoid(logits_fake).cpu(),
+            "d_train": torch.sigmoid(logits_train).cpu(),
+            "class_fractions": torch.as_tensor(metrics.class_histogram(probs.argmax(1)), dtype=torch.float32),
+            "mean_confidence": torch.tensor(metrics.mean_confidence(probs), dtype=torch.float32),
+            "loss_d": discriminator_loss(loss, logits_real, logits_fake).float().cpu(),
+            "loss_g": generator_loss(loss, logits_fake).float().cpu()}
+
+
+def fit(model: DCGAN, data, config: DCGANConfig, classifier: nn.Module, *, max_steps: int | None = None,
+        progress=None, log=None) -> tuple[dict, dict]:
+    """Train ``model`` on ``data.train_images``; returns ``(summary, film)``.
+
+    ``film`` maps names to CPU tensors (S frames): steps (S,), grid (S, 64, 28, 28) uint8, grid_z,
+    d_real / d_train / d_fake (S, 500) probabilities, class_fractions (S, 10), mean_confidence,
+    loss_d, loss_g (S,) on the frame's held-out and generated digits, and train_loss_d /
+    train_loss_g (T,) of every training step. A non-finite loss stops the run; ``summary["stopped"]``
+    then says where (otherwise None). ``progress(total)`` may return a tqdm-like bar; ``log(frame)``
+    receives each frame's step and summary numbers.
+    """
+    device = _device(model)
+    noise = torch.Generator().manual_seed(config.seed + 1)  # batches and z during training
+    grid_z = torch.randn((FILM_GRID, config.latent_dim), generator=torch.Generator().manual_seed(config.seed + 2))
+    class_z = torch.randn((FILM_CLASSES, config.latent_dim), generator=torch.Generator().manual_seed(config.seed + 3))
+    grid_z, class_z = grid_z.to(device), class_z.to(device)
+    heldout, train = to_input(data.heldout_images[:FILM_D]).to(device), to_input(data.train_images[:FILM_D]).to(device)
+    x_train = to_input(data.train_images).mul_(2).sub_(1)  # (N, 1, 28, 28) in [-1, 1]
+    adam = {"lr": config.lr, "betas": (config.beta1, config.beta2)}
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), **adam)
+    opt_g = torch.optim.Adam(model.generator.parameters(), **adam)
+    n = len(x_train)
+    per_epoch = n // config.batch_size  # full batches only: a tiny last batch makes BatchNorm statistics noisy
+    total = config.epochs * per_epoch if max_steps is None else min(max_steps, config.epochs * per_epoch)
+    at = snapshot_steps(total, config.snapshots)
+    bar = progress(total) if progress else None
+    frames, losses, stopped, step, film_seconds = [], [], None, 0, 0.0
+    start = time.perf_counter()
+
+    def shoot():
+        nonlocal film_seconds
+        t0 = time.perf_counter()
+        frame = film_frame(model, classifier, grid_z, class_z, heldout, train, config.loss)
+        frames.append({"step": step, **frame})
+        film_seconds += time.perf_counter() - t0
+        if log:
+            log({"step": step, "loss_d": frame["loss_d"].item(), "d_real": frame["d_real"].mean().item(),
+                 "d_fake": frame["d_fake"].mean().item(), "confidence": frame["mean_confidence"].item(),
+                 "fractions": frame["class_fractions"].tolist()})
+
+    model.train()
+    shoot()
+    while step < total and stopped is None:
+        order = torch.randperm(n, generator=noise)
+        for first in range(0, per_epoch * config.batch_size, config.batch_size):
+            real = x_train[order[first:first + config.batch_size]].to(device)
+            z = torch.randn((config.batch_size, config.latent_dim), generator=noise).to(device)
+            loss_d, loss_g = train_step(model, opt_d, opt_g, real, z, config.loss)
+            losses.append((loss_d, loss_g))
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss_d=f"{loss_d:.3f}", loss_g=f"{loss_g:.3f}")
+            if not (math.isfinite(loss_d) and math.isfinite(loss_g)):
+                stopped = {"step": step, "loss_d": loss_d, "loss_g": loss_g}
+                break
+            if step in at:
+                shoot()
+            if step >= total:
+                break
+    if bar is not None:
+        bar.close()
+    model.eval()
+    film = {key: torch.stack([f[key] for f in frames]) for key in frames[0] if key != "step"}
+    film |= {"steps": torch.tensor([f["step"] for f in frames], dtype=torch.int64), "grid_z": grid_z.cpu(),
+             "train_loss_d": torch.tensor([a for a, _ in losses], dtype=torch.float32),
+             "train_loss_g": torch.tensor([b for _, b in losses], dtype=torch.float32)}
+    summary = {"steps": step, "epochs": step / per_epoch, "wall_time_s": time.perf_counter() - start,
+               "film_seconds": film_seconds, "stopped": stopped, "config": asdict(config)}
+    return summary, film
+
+
+# ---------------------------------------------------------------- evaluation, the film file, the command
+@torch.no_grad()
+def evaluate(model: DCGAN, data, classifier: nn.Module, seed: int = 0, n_samples: int = N_SAMPLES) -> tuple[dict, dict]:
+    """``(metrics, details)`` of ``n_samples`` generated digits against the held-out digits.
+
+    Two Fréchet distances, because the sample-based one is biased by the set sizes (engine.metrics):
+    ``samples_frechet`` against all held-out digits (the VAE cards' protocol, comparable with them)
+    and ``samples_frechet_vs_half`` against a random half of them, reported with
+    ``frechet_floor_same_size``, the other half against that half: a perfect generator with
+    ``n_samples`` = half the held-out digits scores around the floor.
+    """
+    from engine import metrics
+
+    model.eval()
+    samples = model.sample(n_samples, torch.Generator().manual_seed(seed + 4)).cpu()  # (n, 1, 28, 28)
+    features, probs = metrics.classify(classifier, samples)
+    held_features, _ = metrics.classify(classifier, data.heldout_images)
+    order = np.random.default_rng(seed).permutation(len(held_features))
+    half_a, half_b = held_features[order[:len(order) // 2]], held_features[order[len(order) // 2:]]
+    fractions = metrics.class_histogram(probs.argmax(1))
+    d_real = torch.sigmoid(model.discriminate(to_input(data.heldout_images))).cpu()
+    d_fake = torch.sigmoid(model.discriminate(samples)).cpu()
+    out = {
+        "samples_frechet": metrics.frechet_between(features, held_features),
+        "samples_frechet_vs_half": metrics.frechet_between(features, half_a),
+        "frechet_floor_same_size": metrics.frechet_between(half_b, half_a),
+        "samples_class_entropy": metrics.class_entropy(fractions),
+        "samples_mean_confidence": metrics.mean_confidence(probs),
+        "d_heldout_mean": d_real.mean().item(), "d_samples_mean": d_fake.mean().item(),
+    }
+    details = {"n_samples": n_samples, "generator_seed": seed + 4, "n_heldout": len(held_features),
+               "halves": f"held-out digits split by numpy default_rng({seed}).permutation; "
+                         f"{len(half_a)} vs {len(half_b)}",
+               "fractions": [float(f) for f in fractions],
+               "images": "generator in eval mode (BatchNorm running statistics), pixels (tanh + 1) / 2"}
+    return out, details
+
+
+def film_path(folder, name: str = "dcgan"):
+    from pathlib import Path
+
+    return Path(folder) / f"{name}_film.safetensors"
+
+
+def load_film(card: dict, folder=None) -> dict[str, np.ndarray]:
+    """The training film named by a model card (``card["film"]``), hash-checked, as numpy arrays.
+
+    ``folder`` defaults to ``engine.checkpoints.ASSETS_DIR`` (read at call time). Raises
+    CheckpointError with the rebuild command when the file is missing, altered or unreadable.
+    """
+    from engine import checkpoints
+
+    film = card.get("film") if isinstance(card, dict) else None
+    rebuild = card.get("rebuild") if isinstance(card, dict) else None
+    if not isinstance(film, dict) or not isinstance(film.get("file"), str):
+        raise checkpoints.CheckpointError("the model card names no training film", rebuild)
+    folder = checkpoints.ASSETS_DIR if folder is None else folder
+    from pathlib import Path
+
+    tensors = checkpoints.load_tensors(Path(folder) / Path(film["file"]).name, film.get("sha256"), rebuild=rebuild)
+    return {k: v.numpy() for k, v in tensors.items()}
+
+
+def train_dcgan(args, device, data) -> tuple:
+    """The ``engine.train`` entry: ``(args, device, data) -> (model, card part)``; writes the film file too."""
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from engine.checkpoints import load_pretrained, save_tensors
+
+    config = replace(DCGANConfig(), seed=args.seed, epochs=args.epochs or DCGANConfig().epochs)
+    classifier, _ = load_pretrained("classifier", device=device)
+    model = DCGAN(config).to(device)
+
+    def log(frame):
+        counts = " ".join(f"{f:.2f}" for f in frame["fractions"])
+        print(f"step {frame['step']}: D loss {frame['loss_d']:.3f}, mean D(real) {frame['d_real']:.3f}, "
+              f"mean D(G(z)) {frame['d_fake']:.3f}, confidence {frame['confidence']:.3f}, classes {counts}", flush=True)
+
+    summary, film = fit(model, data, config, classifier, max_steps=args.max_steps, log=log,
+                        progress=lambda total: tqdm(total=total, unit="step", dynamic_ncols=True))
+    if summary["stopped"] is not None:
+        raise RuntimeError(f"training stopped: a loss became non-finite ({summary['stopped']}); nothing was saved")
+    smoke = args.max_steps is not None
+    start = time.perf_counter()
+    metrics, details = evaluate(model, data, classifier, seed=args.seed, n_samples=200 if smoke else N_SAMPLES)
+    path = film_path(args.out)
+    sha = save_tensors(path, film)
+    frames = [{"step": int(s), "d_heldout_mean": float(r.mean()), "d_train_mean": float(t.mean()),
+               "d_generated_mean": float(f.mean()), "loss_d": float(ld), "class_entropy": _entropy(c)}
+              for s, r, t, f, ld, c in zip(film["steps"], film["d_real"], film["d_train"], film["d_fake"],
+                                           film["loss_d"], film["class_fractions"])]
+    return model, {
+        "model": "DCGAN",
+        "config": asdict(config),
+        "metrics": metrics,
+        "evaluation": {**details, "seconds": time.perf_counter() - start},
+        "training": {"epochs": summary["epochs"], "steps": summary["steps"], "wall_time_s": summary["wall_time_s"],
+                     "film_seconds": summary["film_seconds"], "max_steps": args.max_steps,
+                     "threads": torch.get_num_threads(), "optimizer": "Adam (both networks)",
+                     "loss": f"{config.loss} (engine.gan); one D step per G step"},
+        "film": {"file": path.name, "sha256": sha, "frames": len(frames), "grid": FILM_GRID, "d_digits": FILM_D,
+                 "class_digits": FILM_CLASSES, "real_digits": _real_digits(data),
+                 "per_frame": frames},
+    }
+
+
+def _real_digits(data) -> str:
+    """Which real images the film's D(x) columns use, from the data card (the first FILM_D of each set)."""
+    card = getattr(data, "card", {})
+    held, train = card.get("heldout_range", [0]), card.get("train_range", [0])
+    return (f"d_real: the first {FILM_D} held-out images ({card.get('heldout_split', '')} split images "
+            f"{held[0]}-{held[0] + FILM_D - 1}); d_train: the first {FILM_D} training images "
+            f"({card.get('train_split', '')} split images {train[0]}-{train[0] + FILM_D - 1})")
+
+
+def _entropy(fractions: torch.Tensor) -> float:
+    from engine.metrics import class_entropy
+
+    return class_entropy(fractions.double().numpy() / float(fractions.sum()))
+
+
+TRAINERS = {"dcgan": train_dcgan}
