@@ -44,10 +44,11 @@ CSV = "csv"  # the data choice that shows the uploader
 N_POINTS = 10_000  # points drawn once per named data set: minibatches of 512 rarely repeat a point
 GRID = 48  # heatmap cells per side: smooth with zsmooth, 2.3k values per frame instead of 4k
 STEP_N = 1  # iterations per step button press: one update, as in GAN Lab, to see a single move
-# Per tick (budget_s, most iterations). A tick trains for the budget, then draws (~0.1 s), so the
-# interval (budget + drawing) gives ~2.5 frames/s with ~75% of the time spent training.
-SPEEDS = {"slow": (0.3, 4), "normal": (0.3, 40), "fast": (0.3, 100_000)}
-INTERVAL_S = 0.4
+# Per tick (budget_s, most iterations). A tick trains for the budget, then draws (~0.1 s); with the
+# browser on the same 2 cores this gave 2.1-2.2 frames/s at 300-360 iterations/s
+# (benchmarks/bench_gan_live.py); a 0.3 s budget gave more iterations but under 2 frames/s.
+SPEEDS = {"slow": (0.25, 4), "normal": (0.25, 40), "fast": (0.25, 100_000)}
+INTERVAL_S = 0.35
 DEFAULT_SPEED = "fast"  # ring modes take thousands of iterations to form: the dynamics show at full speed
 CRITIC_MIDPOINT = {"least_squares": 0.5}  # LSGAN codes real as 1 and fake as 0; other critics split at 0
 DEFAULT_LAYERS = ("heatmap", "real", "fake", "gradients")  # the manifold is a fifth layer, off to start
