@@ -26,7 +26,7 @@ from torch import nn
 
 from engine import diffusion as dm
 from engine.checks import positive, whole_number
-from engine.training import BaseTrainer
+from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, to_plain
 
 N_EVAL = 1000  # samples and fresh data points per quality evaluation (the protocol)
 N_DIRECTIONS = 500  # sliced W2 projections
@@ -79,10 +79,6 @@ def sliced_w2(x: np.ndarray, y: np.ndarray, seed: int) -> float:
     from engine.transport import sliced_wasserstein
 
     return sliced_wasserstein(x, y, n_directions=N_DIRECTIONS, p=2, rng=seed)
-
-
-def _plain(value):
-    return value.detach().cpu().numpy().copy() if isinstance(value, torch.Tensor) else value
 
 
 class Diffusion2DTrainer(BaseTrainer):
@@ -185,11 +181,10 @@ class Diffusion2DTrainer(BaseTrainer):
 
     def _state(self) -> dict:
         return {
-            "model": {k: _plain(v) for k, v in self.model.state_dict().items()},
-            "ema_model": {k: _plain(v) for k, v in self.ema_model.state_dict().items()},
+            "model": {k: to_plain(v) for k, v in self.model.state_dict().items()},
+            "ema_model": {k: to_plain(v) for k, v in self.ema_model.state_dict().items()},
             "lr": self.lr,
-            "optimizer_state": {i: {k: _plain(v) for k, v in s.items()}
-                                for i, s in self._opt.state_dict()["state"].items()},
+            "optimizer_state": optimizer_state(self._opt),
             "generator": self._gen.get_state().numpy().copy(),
             "loss_sum": self.loss_sum.copy(), "loss_count": self.loss_count.copy(),
             "evaluations": [dict(e) for e in self.evaluations],
@@ -200,10 +195,7 @@ class Diffusion2DTrainer(BaseTrainer):
         self.ema_model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state["ema_model"].items()})
         self.lr = positive(state["lr"], "the learning rate")
         self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        saved = self._opt.state_dict()
-        saved["state"] = {int(i): {k: torch.as_tensor(np.array(v)) if isinstance(v, np.ndarray) else v
-                                   for k, v in s.items()} for i, s in state["optimizer_state"].items()}
-        self._opt.load_state_dict(saved)
+        load_optimizer_state(self._opt, state["optimizer_state"])
         self._gen.set_state(torch.as_tensor(np.array(state["generator"], dtype=np.uint8)))
         self.loss_sum, self.loss_count = state["loss_sum"].copy(), state["loss_count"].copy()
         self.evaluations = [dict(e) for e in state["evaluations"]]

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from engine.checks import positive
-from engine.training import BaseTrainer
+from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, to_plain
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -235,15 +235,11 @@ class MLETrainer(BaseTrainer):
         return MLESnapshot(self.step_count, p["means"], stds, weights, np.array(self._path), model)
 
     def _state(self) -> dict:
-        def plain(v):
-            return v.detach().cpu().numpy().copy() if isinstance(v, self._torch.Tensor) else v
-
         return {
-            "params": {k: plain(v) for k, v in self._p.items()},
+            "params": {k: to_plain(v) for k, v in self._p.items()},
             "optimizer": self.optimizer_name,
             "lr": self.lr,
-            "optimizer_state": {i: {k: plain(v) for k, v in s.items()}
-                                for i, s in self._opt.state_dict()["state"].items()},
+            "optimizer_state": optimizer_state(self._opt),
             "generator": self._gen.get_state().numpy().copy(),
             "path": np.array(self._path),
         }
@@ -255,9 +251,6 @@ class MLETrainer(BaseTrainer):
                 self._p[k].copy_(t.as_tensor(np.asarray(v), dtype=self._dtype))
         self.optimizer_name, self.lr = state["optimizer"], _check_lr(state["lr"])
         self._opt = self._build_optimizer()
-        saved = self._opt.state_dict()
-        saved["state"] = {int(i): {k: t.as_tensor(np.array(v)) if isinstance(v, np.ndarray) else v
-                                   for k, v in s.items()} for i, s in state["optimizer_state"].items()}
-        self._opt.load_state_dict(saved)
+        load_optimizer_state(self._opt, state["optimizer_state"])
         self._gen.set_state(t.as_tensor(np.array(state["generator"], dtype=np.uint8)))
         self._path = [tuple(row) for row in np.asarray(state["path"], dtype=float)]

@@ -184,3 +184,25 @@ class BaseTrainer(ABC):
         self.history = [dict(h) for h in state["history"]]
         self.stopped = None if state["stopped"] is None else StopReason(**state["stopped"])
         self._load_state(state)
+
+
+# ---- plain copies of torch state, for the state dicts above (numpy / primitives, never tensors)
+def to_plain(value):
+    """A tensor as a numpy copy; anything else (step counts, flags) as is."""
+    return value.detach().cpu().numpy().copy() if hasattr(value, "detach") else value
+
+
+def optimizer_state(optimizer) -> dict:
+    """The per-parameter state of a torch optimiser (Adam's moments, ...) as plain copies."""
+    return {i: {k: to_plain(v) for k, v in s.items()} for i, s in optimizer.state_dict()["state"].items()}
+
+
+def load_optimizer_state(optimizer, state: dict) -> None:
+    """Put ``optimizer_state``'s output back into a freshly built optimiser over the same parameters."""
+    import numpy as np
+    import torch
+
+    saved = optimizer.state_dict()
+    saved["state"] = {int(i): {k: torch.as_tensor(np.array(v)) if isinstance(v, np.ndarray) else v
+                               for k, v in s.items()} for i, s in state.items()}
+    optimizer.load_state_dict(saved)

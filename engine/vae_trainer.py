@@ -19,14 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.training import BaseTrainer
+from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, to_plain
 from engine.vae import VAE, VAEConfig, _check_positive, gaussian_kl
 from engine.vae_grid import log_marginal_grid
-
-
-def _plain(value):
-    """A tensor as a numpy copy (state dicts hold numpy / primitives only); anything else as is."""
-    return value.detach().cpu().numpy().copy() if isinstance(value, torch.Tensor) else value
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,11 +153,10 @@ class VAETrainer(BaseTrainer):
 
     def _state(self) -> dict:
         return {
-            "model": {k: _plain(v) for k, v in self.model.state_dict().items()},
+            "model": {k: to_plain(v) for k, v in self.model.state_dict().items()},
             "lr": self.lr,
             "beta": self.beta,
-            "optimizer_state": {i: {k: _plain(v) for k, v in s.items()}
-                                for i, s in self._opt.state_dict()["state"].items()},
+            "optimizer_state": optimizer_state(self._opt),
             "generator": self._gen.get_state().numpy().copy(),
         }
 
@@ -170,9 +164,6 @@ class VAETrainer(BaseTrainer):
         self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state["model"].items()})
         self.lr, self.beta = _check_positive("lr", state["lr"]), float(state["beta"])
         self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        saved = self._opt.state_dict()
-        saved["state"] = {int(i): {k: torch.as_tensor(np.array(v)) if isinstance(v, np.ndarray) else v
-                                   for k, v in s.items()} for i, s in state["optimizer_state"].items()}
-        self._opt.load_state_dict(saved)
+        load_optimizer_state(self._opt, state["optimizer_state"])
         self._gen.set_state(torch.as_tensor(np.array(state["generator"], dtype=np.uint8)))
         self._exact = None
