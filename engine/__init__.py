@@ -14,7 +14,7 @@ Modules:
     quadrature     adaptive Gauss-Legendre panels and the safeguarded Newton root finder
     transport      sample-based optimal transport (1D and equal-size 2D point sets), sliced Wasserstein
     projections    fitting one Gaussian by forward vs reverse KL (mode covering vs seeking)
-    toy2d          2D toy point clouds (gaussian, ring, moons, eight Gaussians, spiral) by name
+    toy2d          2D toy point clouds (gaussian, ring, moons, eight Gaussians, spiral, swiss roll) by name
     likelihood     closed-form and EM fits, KDEs, entropy / cross-entropy, Monte Carlo curves
     gaussians      multivariate Gaussians and Gaussian mixtures (and the helpers the KDEs share)
     kde            Gaussian KDEs: 1D (a Distribution, with cdf / ppf / breakpoints) and d-dimensional
@@ -40,6 +40,8 @@ Modules:
     gan_mnist      the MNIST DCGAN, its training film and evaluation; the shipped checkpoint "dcgan"
     diffusion      DDPM schedules, q(x_t | x_0), one reverse step with every term, DDIM, inpainting
     diffusion_toy  the live 2D DDPM trainer (MLP noise predictor, sliced-W2 quality against its floor)
+    ddpm_mnist     the MNIST U-Net DDPM: samplers (DDPM, DDIM, inpainting), training, evaluation; shipped "ddpm"
+    inpainting     masks for inpainting: half-image and centre presets, rectangles
     data.points    uploaded 2D point sets: CSV parsing with coded errors, standardising
     train          `python -m engine.train MODEL`: command-line training that ships a checkpoint
 """

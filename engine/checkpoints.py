@@ -73,7 +73,7 @@ class Entry(NamedTuple):
 _REGISTRY: dict[str, Entry] = {}
 # name -> module whose import calls register(name, ...). Add a line here for each shipped model.
 _PROVIDERS: dict[str, str] = {"classifier": "engine.classifier", "vae2d": "engine.vae_mnist", "vae": "engine.vae_mnist",
-                             "ae": "engine.vae_mnist", "dcgan": "engine.gan_mnist"}
+                             "ae": "engine.vae_mnist", "dcgan": "engine.gan_mnist", "ddpm": "engine.ddpm_mnist"}
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:

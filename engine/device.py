@@ -11,6 +11,7 @@ calls :func:`configure_threads` once at start-up.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 DEVICE_ENV = "GENMODELS_DEVICE"
@@ -96,3 +97,22 @@ def describe(device=None) -> DeviceInfo:
     if device.type == "mps":
         return DeviceInfo("mps", "Apple GPU", torch.get_num_threads())
     return DeviceInfo("cpu", "", torch.get_num_threads())
+
+
+@contextmanager
+def one_thread():
+    """Torch on one thread for a while, then back to the previous count (process-wide).
+
+    Tiny networks (the 2D toys, a 28x28 U-Net at small batches) gain nothing from splitting their
+    ops over threads, and on a busy 2-core server, where the browser draws on the other core, two
+    threads were measured 10-25x slower than one (16 vs 216 GAN iterations/s): each op waits for
+    the slower thread.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

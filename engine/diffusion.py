@@ -207,6 +207,8 @@ def ddim_timesteps(total: int, steps: int) -> list[int]:
 def ddim_step(schedule: Schedule, eps_model: EpsModel, xt: torch.Tensor, t: int, t_prev: int, eta: float,
               generator: torch.Generator | None, clip=None) -> torch.Tensor:
     """x_t -> x_{t_prev} (Song et al. 2021 eq. 12); eta = 0 is deterministic, eta = 1 is DDPM-like."""
+    if not eta >= 0.0:
+        raise ValueError(f"eta must be >= 0 (0: deterministic DDIM, 1: DDPM-like noise); got {eta}")
     steps = torch.full((xt.shape[0],), t, dtype=torch.long, device=xt.device)
     eps = eps_model(xt, steps)
     x0_hat = predict_x0(schedule, xt, steps, eps)

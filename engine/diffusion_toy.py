@@ -8,6 +8,8 @@
     trainer.step(500)[-1]          # {"loss": mean squared error of the predicted noise}
     trainer.evaluate()             # {"step", "sliced_w2"}: 1,000 samples against 1,000 fresh data points
     film = trainer.reverse_film()  # x_T ... x_0 of 1,000 particles, every step (for scrubbing / animation)
+    eps, score = trainer.noise_field(t=50, points=grid)      # the learned field at one step
+    step = trainer.reverse_step(film.at(50)[:1], t=50, seed=0)  # x_50 -> x_49 of one particle, every term
 
 Training minimises Ho et al.'s simple loss E_{t, x_0, eps} ||eps - eps_theta(sqrt(abar_t) x_0 +
 sqrt(1 - abar_t) eps, t)||^2 with t uniform on 1..T. The quality metric is the sliced Wasserstein-2
@@ -31,6 +33,26 @@ from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, 
 N_EVAL = 1000  # samples and fresh data points per quality evaluation (the issue's protocol)
 N_DIRECTIONS = 500  # sliced W2 projections
 LOSS_BINS = 20  # the loss-per-timestep chart groups t into this many bins
+
+
+@dataclass(frozen=True)
+class ReverseFilm:
+    """The reverse chain of ``n`` particles: ``frames[k]`` (n, 2) is x_t at t = ``steps[k]`` (T down to 0)."""
+
+    steps: np.ndarray  # (K,) int, decreasing, first T, last 0
+    frames: np.ndarray  # (K, n, 2) float64
+    every: int = 1  # the kept steps are the multiples of ``every``, plus T
+
+    def at(self, t: int) -> np.ndarray:
+        """x_t (n, 2) of every particle; ``t`` must be a kept step."""
+        found = np.flatnonzero(self.steps == t)
+        if not found.size:
+            raise ValueError(f"step {t} was not kept in this film (kept every {self.every} steps)")
+        return self.frames[found[0]]
+
+    def trajectories(self, indices) -> np.ndarray:
+        """(len(indices), K, 2): the paths of the chosen particles from x_T to x_0."""
+        return np.transpose(self.frames[:, np.asarray(indices, dtype=int)], (1, 0, 2))
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,7 @@ class Diffusion2DTrainer(BaseTrainer):
         self._gen.manual_seed(self.config.seed)
         self.loss_sum, self.loss_count = np.zeros(LOSS_BINS), np.zeros(LOSS_BINS)
         self.evaluations: list[dict] = []
+        self.samples = np.zeros((0, 2))  # (N_EVAL, 2): the latest evaluation's model samples, drawn live
         self.evaluations.append(self.evaluate())
 
     def set_lr(self, lr: float) -> None:
@@ -161,11 +184,54 @@ class Diffusion2DTrainer(BaseTrainer):
         return x.double().numpy(), {t: f.double().numpy() for t, f in frames.items()}
 
     def evaluate(self, step: int | None = None) -> dict:
-        """Sliced W2 between ``N_EVAL`` model samples and as many fresh data points (fixed seeds per step)."""
+        """Sliced W2 between ``N_EVAL`` model samples and as many fresh data points (fixed seeds per step).
+
+        The samples are kept in ``self.samples`` (N_EVAL, 2), so a page can draw them at no extra cost.
+        """
         step = self.step_count if step is None else step
-        samples, _ = self.sample(N_EVAL, seed=step + 1)
+        self.samples, _ = self.sample(N_EVAL, seed=step + 1)
         fresh = self._reference(seed=step + 20_000)
-        return {"step": step, "sliced_w2": sliced_w2(samples, fresh, seed=step)}
+        return {"step": step, "sliced_w2": sliced_w2(self.samples, fresh, seed=step)}
+
+    def reverse_film(self, n: int = N_EVAL, seed: int = 0, every: int = 1) -> ReverseFilm:
+        """The reverse chain x_T -> x_0 of ``n`` particles, keeping x_t at every ``every``-th step (and T, 0).
+
+        The chain is ``sample(n, seed)``'s, so ``film.at(0)`` is exactly its result; ``every`` only
+        thins what is kept (an animation of a long chain), never the steps taken.
+        """
+        every = whole_number(every, "every", 1)
+        total = self.config.steps
+        _, frames = self.sample(n, seed, keep=lambda t: t % every == 0 or t == total)
+        steps = np.array(sorted(frames, reverse=True))
+        return ReverseFilm(steps, np.stack([frames[t] for t in steps]), every)
+
+    def _eps_float64(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The EMA network (float32) on float64 inputs, its output back in float64: every other term
+        of a step is then float64 arithmetic, so x_{t-1} = mu + sigma z holds to float64 rounding."""
+        return self.ema_model(x.float(), t).double()
+
+    @torch.no_grad()
+    def noise_field(self, t: int, points) -> tuple[np.ndarray, np.ndarray]:
+        """(eps_theta(x, t), score) at ``points`` (m, 2) for one step ``t`` in 1..T, both (m, 2) float64.
+
+        The score of the noised marginal is s_theta(x, t) = -eps_theta(x, t) / sqrt(1 - alpha_bar_t)
+        (denoising score matching, Vincent 2011; Song et al. 2021): it points from x towards where the
+        noised data are dense.
+        """
+        if not 1 <= t <= self.config.steps:
+            raise ValueError(f"t must lie in 1..{self.config.steps}, got {t}")
+        x = torch.as_tensor(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+        eps = self._eps_float64(x, torch.full((len(x),), int(t), dtype=torch.long)).numpy()
+        return eps, -eps / math.sqrt(1.0 - self.schedule.alpha_bar[t])
+
+    def reverse_step(self, x_t, t: int, seed: int) -> dm.ReverseStep:
+        """One DDPM step x_t -> x_{t-1} of points ``x_t`` (m, 2) at step ``t``, every term (float64 tensors).
+
+        ``engine.diffusion.p_sample`` with the EMA network (the one that samples) and z drawn from
+        ``torch.Generator().manual_seed(seed)``.
+        """
+        x = torch.as_tensor(np.asarray(x_t, dtype=np.float64).reshape(-1, 2))
+        return dm.p_sample(self.schedule, self._eps_float64, x, int(t), torch.Generator().manual_seed(seed))
 
     def _stop_detail(self) -> dict:
         return {"lr": self.lr}
@@ -188,6 +254,7 @@ class Diffusion2DTrainer(BaseTrainer):
             "generator": self._gen.get_state().numpy().copy(),
             "loss_sum": self.loss_sum.copy(), "loss_count": self.loss_count.copy(),
             "evaluations": [dict(e) for e in self.evaluations],
+            "samples": self.samples.copy(),
         }
 
     def _load_state(self, state: dict) -> None:
@@ -199,3 +266,4 @@ class Diffusion2DTrainer(BaseTrainer):
         self._gen.set_state(torch.as_tensor(np.array(state["generator"], dtype=np.uint8)))
         self.loss_sum, self.loss_count = state["loss_sum"].copy(), state["loss_count"].copy()
         self.evaluations = [dict(e) for e in state["evaluations"]]
+        self.samples = np.asarray(state["samples"], dtype=np.float64).copy()

@@ -3,8 +3,8 @@
     python -m engine.train MODEL [--epochs N] [--device auto|cpu|cuda|mps] [--data-dir DIR]
                                  [--out DIR] [--seed S] [--max-steps N]
 
-MODEL is one of ``TRAINERS`` (``classifier`` now; the VAE, GAN and diffusion chapters add
-theirs). Data come from ``engine.data.mnist.training_data`` (``--data-dir``, then
+MODEL is one of ``TRAINERS``: ``classifier``, ``vae2d``, ``vae``, ``ae``, ``dcgan``, ``ddpm``.
+Data come from ``engine.data.mnist.training_data`` (``--data-dir``, then
 ``MNIST_DIR``, then the cache): with only the 10,000-image test split present, images 0-7999
 train and 8000-9999 are held out, and the model card says so. Weights go to
 ``<out>/<MODEL>.safetensors`` with ``<out>/<MODEL>.json`` beside them (default out:
@@ -23,6 +23,7 @@ from pathlib import Path
 from engine import device as devices
 from engine.checkpoints import ASSETS_DIR, checkpoint_paths, save_checkpoint
 from engine.data.mnist import MNISTError, training_data
+from engine.ddpm_mnist import TRAINERS as DDPM_TRAINERS
 from engine.gan_mnist import TRAINERS as GAN_TRAINERS
 from engine.vae_mnist import TRAINERS as VAE_TRAINERS
 
@@ -57,7 +58,7 @@ def train_classifier(args, device, data) -> tuple:
     }
 
 
-TRAINERS = {"classifier": train_classifier, **VAE_TRAINERS, **GAN_TRAINERS}  # vae2d, vae, ae; dcgan
+TRAINERS = {"classifier": train_classifier, **VAE_TRAINERS, **GAN_TRAINERS, **DDPM_TRAINERS}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -22,7 +22,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("divergences", ":material/compare_arrows:", "views/divergences.py"),
     Chapter("vae", ":material/compress:", "views/vae.py"),
     Chapter("gan", ":material/sports_kabaddi:", "views/gan.py"),
-    Chapter("diffusion", ":material/blur_on:", None),
+    Chapter("diffusion", ":material/blur_on:", "views/diffusion.py"),
 )
 HOME_VIEW = "views/home.py"
 

@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-from contextlib import contextmanager
 from dataclasses import asdict
 
 import numpy as np
 import streamlit as st
-import torch
 
 from dashboard.ui import gan_live_plots as plots
 from dashboard.ui import live_training as live
 from dashboard.ui.i18n import catalog, current_language, labeler, t, translate
 from engine.data.points import PointsError, parse_points_csv, standardize
+from engine.device import one_thread
 from engine.gan import LOSSES
 from engine.gan_toy import (
     EVAL_SAMPLES,
@@ -115,20 +114,6 @@ def read_config() -> tuple[GANArchitecture, GANSettings]:
     for name, (kind, field) in FIELDS.items():
         kinds[kind][field] = _value(name)
     return GANArchitecture(**kinds["arch"]), GANSettings(**kinds["settings"])
-
-
-@contextmanager
-def one_thread():
-    """Torch on one thread for a while. The 2D nets are tiny: splitting their matmuls over the
-    server's threads (engine.device caps them at min(4, cores)) costs more than it saves, and on a
-    busy 2-core machine, where the browser draws on the other core, it was measured 10-25x slower
-    (16 vs 216 iterations/s)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class LiveTrainer(GAN2DTrainer):

@@ -20,6 +20,7 @@ HEADLINE = {
     "vae": ("heldout_neg_elbo", "heldout_iwae_loglik", "samples_frechet"),
     "ae": ("heldout_reconstruction_nats", "samples_frechet"),
     "dcgan": ("samples_frechet", "samples_class_entropy"),
+    "ddpm": ("ddpm_frechet", "ddim50_frechet", "frechet_floor_same_size"),
 }
 SHIPPED = tuple(HEADLINE)
 

@@ -78,7 +78,8 @@ for name in SHIPPED:
     loaded = pretrained(name)
     if loaded is not None:
         _, card = loaded
-        metrics = ", ".join(f"{t(f'home.models.metric.{key}')} {card['metrics'][key]:.4g}" for key in HEADLINE[name])
+        metrics = ", ".join(f"{t(f'home.models.metric.{key}')} {card['metrics'][key]:.4g}" for key in HEADLINE[name]
+                            if isinstance(card.get("metrics", {}).get(key), (int, float)))  # an older card may lack one
         st.success(t("home.models.ready", name=name, metrics=metrics, data=data_text(card["data"]),
                      device=card["device"]["kind"], seconds=card["training"]["wall_time_s"],
                      rebuild=card["rebuild"]), icon=":material/check_circle:")

@@ -1,0 +1,122 @@
+"""Diffusion page, section 3 (2D half): one reverse step of one particle, every term.
+
+A particle of the reverse film (picked by its number, or by clicking it in the figure) and a step t:
+the page runs ``Diffusion2DTrainer.reverse_step`` (``engine.diffusion.p_sample`` with the sampling
+network) on x_t and shows x_t, ε_θ(x_t, t), x̂_0, μ̃_t, z, σ_t z and x_{t-1} as numbers, as arrows,
+and in Ho et al.'s update equations filled in with those numbers. The equations are mathematics
+with numbers, the same in every language, so they are built here rather than in the catalog.
+Widget keys start with ``diffusion_live_step_``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard.ui import diffusion_live_plots as plots
+from dashboard.ui.i18n import current_language, t, translate
+
+KEY = "diffusion_live_step"
+TERMS = ("x_t", "eps", "x0_hat", "mean", "z", "sigma_z", "x_prev")  # the table's rows, in the order computed
+SYMBOLS = {"x_t": "x_t", "eps": "ε_θ(x_t, t)", "x0_hat": "x̂_0", "mean": "μ̃_t", "z": "z", "sigma_z": "σ_t z",
+           "x_prev": "x_{t−1}"}
+
+
+def num(value: float) -> str:
+    """A number for LaTeX: 4 decimals, or a power of ten when that would hide it (|v| < 1e-3 or >= 1e5)."""
+    value = float(value)
+    if not np.isfinite(value):
+        return r"\text{nan}" if np.isnan(value) else (r"\infty" if value > 0 else r"-\infty")
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4f}"
+    exponent = int(np.floor(np.log10(abs(value))))
+    return rf"{value / 10**exponent:.3f}\times 10^{{{exponent}}}"
+
+
+def vec(v) -> str:
+    a, b = np.asarray(v, dtype=np.float64).reshape(2)
+    return rf"\begin{{pmatrix}}{num(a)}\\{num(b)}\end{{pmatrix}}"
+
+
+def terms_of(step) -> dict[str, np.ndarray]:
+    """The step's terms for one particle as float64 2-vectors; σ_t z is the product the engine added."""
+    first = {name: getattr(step, attr)[0].double().numpy() for name, attr in
+             (("x_t", "x_t"), ("eps", "eps"), ("x0_hat", "x0_hat"), ("mean", "mean"), ("z", "z"),
+              ("x_prev", "x_prev"))}
+    first["sigma_z"] = step.sigma * first["z"]
+    return {name: first[name] for name in TERMS}
+
+
+def equations(step, schedule) -> list[str]:
+    """Ho et al.'s eq. 15 (x̂_0), eq. 7 (μ̃_t) and algorithm 2's update, each filled in with the step's numbers."""
+    k = step.t
+    v = terms_of(step)
+    a, a_prev = schedule.alpha_bar[k], schedule.alpha_bar_prev[k]
+    c1, c2 = schedule.posterior_mean_coef1[k], schedule.posterior_mean_coef2[k]
+    x0 = (r"\hat{x}_0 = \frac{x_t - \sqrt{1-\bar\alpha_t}\,\varepsilon_\theta(x_t, t)}{\sqrt{\bar\alpha_t}}"
+          rf" = \frac{{{vec(v['x_t'])} - {num(np.sqrt(1 - a))}\,{vec(v['eps'])}}}{{{num(np.sqrt(a))}}}"
+          rf" = {vec(v['x0_hat'])}")
+    coefficients = (rf"c_1 = \frac{{\sqrt{{\bar\alpha_{{t-1}}}}\,\beta_t}}{{1-\bar\alpha_t}} = {num(c1)},\quad"
+                    rf" c_2 = \frac{{\sqrt{{\alpha_t}}\,(1-\bar\alpha_{{t-1}})}}{{1-\bar\alpha_t}} = {num(c2)}"
+                    rf"\qquad (t = {k},\ \bar\alpha_t = {num(a)},\ \bar\alpha_{{t-1}} = {num(a_prev)},"
+                    rf"\ \beta_t = {num(schedule.betas[k])})")
+    mean = (rf"\tilde\mu_t = c_1\,\hat{{x}}_0 + c_2\,x_t = {num(c1)}\,{vec(v['x0_hat'])} + {num(c2)}\,{vec(v['x_t'])}"
+            rf" = {vec(v['mean'])}")
+    update = (rf"x_{{t-1}} = \tilde\mu_t + \sigma_t z = {vec(v['mean'])} + {num(step.sigma)}\,{vec(v['z'])}"
+              rf" = {vec(v['x_prev'])}")
+    return [x0, coefficients, mean, update]
+
+
+def table(step, lang: str) -> pd.DataFrame:
+    rows = [{translate(lang, "diffusion_live.step.term"): translate(lang, f"diffusion_live.step.terms.{name}"),
+             translate(lang, "diffusion_live.step.symbol"): SYMBOLS[name], "x₁": value[0], "x₂": value[1]}
+            for name, value in terms_of(step).items()]
+    return pd.DataFrame(rows)
+
+
+def pick_clicked() -> None:
+    """Callback of the figure: a click on a particle of the cloud (trace 0) makes it the chosen one."""
+    event = st.session_state.get(f"{KEY}_figure")
+    points = (event or {}).get("selection", {}).get("points", [])
+    chosen = [p for p in points if p.get("curve_number") == 0 and "point_index" in p]
+    if chosen:
+        st.session_state[f"{KEY}_particle"] = int(chosen[0]["point_index"])
+
+
+def section(trainer, film) -> None:
+    """``trainer``: the live ``Diffusion2DTrainer``; ``film``: its ``ReverseFilm`` (every step kept)."""
+    st.header(t("diffusion_live.step.title"), anchor=False)
+    st.markdown(t("diffusion_live.step.intro"))
+    state, total, n = st.session_state, trainer.config.steps, film.frames.shape[1]
+    state.setdefault(f"{KEY}_t", total // 2)
+    state[f"{KEY}_t"] = min(max(1, int(state[f"{KEY}_t"])), total)  # T may have changed since
+    state.setdefault(f"{KEY}_particle", 0)
+    state[f"{KEY}_particle"] = min(int(state[f"{KEY}_particle"]), n - 1)
+    state.setdefault(f"{KEY}_seed", 0)
+    who, when, noise = st.columns([1, 2, 1])
+    index = who.number_input(t("diffusion_live.step.particle"), 0, n - 1, step=1, key=f"{KEY}_particle",
+                             help=t("diffusion_live.step.particle_help"))
+    step_t = when.slider(t("diffusion_live.step.t"), 1, total, key=f"{KEY}_t", help=t("diffusion_live.step.t_help"))
+    seed = noise.number_input(t("diffusion_live.step.seed"), 0, 9999, step=1, key=f"{KEY}_seed",
+                              help=t("diffusion_live.step.seed_help"))
+    cloud = film.at(step_t)  # (n, 2) x_t of every particle
+    step = trainer.reverse_step(cloud[index][None], step_t, seed=seed)
+    v = terms_of(step)
+    lang = current_language()
+    figure_col, numbers_col = st.columns([4, 5])
+    with figure_col:
+        figure = plots.step_figure(cloud, v["x_t"], v["eps"], v["x0_hat"], v["mean"], v["sigma_z"], v["x_prev"],
+                                   labels={name: translate(lang, f"diffusion_live.plot.{name}") for name in
+                                           ("particles", "eps", "to_x0", "sigma_z", "x_t", "x0_hat", "mean",
+                                            "x_prev")})
+        st.plotly_chart(figure, key=f"{KEY}_figure", on_select=pick_clicked, selection_mode="points")
+        st.caption(t("diffusion_live.step.figure_caption"))
+    with numbers_col:
+        st.dataframe(table(step, lang), hide_index=True, key=f"{KEY}_table",
+                     column_config={"x₁": st.column_config.NumberColumn(format="%.4f"),
+                                    "x₂": st.column_config.NumberColumn(format="%.4f")})
+        st.caption(t("diffusion_live.step.sigma_caption", sigma=step.sigma, t=step_t))
+    for line in equations(step, trainer.schedule):
+        st.latex(line)
+    st.caption(t("diffusion_live.step.reading", step=trainer.step_count))
