@@ -70,3 +70,16 @@ def page_app(app_test):
         return at
 
     return make
+
+
+@pytest.fixture
+def fresh_caches():
+    """Empty Streamlit caches before and after a test: a checkpoint or data folder a test swaps in
+    must not be served from (or leak into) ``st.cache_resource`` / ``st.cache_data``."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()

@@ -12,7 +12,6 @@ so changing them starts over (their help says so). Widget keys start with ``diff
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import replace
@@ -21,18 +20,17 @@ import numpy as np
 import streamlit as st
 
 from dashboard.ui import diffusion_live_plots as plots
-from dashboard.ui import diffusion_step2d
+from dashboard.ui import diffusion_step2d, points_upload
 from dashboard.ui import live_training as live
-from dashboard.ui.i18n import catalog, current_language, labeler, t, translate
+from dashboard.ui.i18n import current_language, labeler, t, translate
 from engine import toy2d
-from engine.data.points import PointsError, parse_points_csv, standardize
+from engine.data.points import parse_points_csv, standardize
 from engine.device import one_thread
 from engine.diffusion import SCHEDULES
 from engine.diffusion_toy import N_EVAL, Diffusion2DConfig, Diffusion2DTrainer, ReverseFilm
 
 KEY = "diffusion_live"
 DATASETS = ("swiss_roll", "moons", "ring", "spiral")
-CSV = "csv"
 N_POINTS = 10_000  # points drawn once per named set: minibatches of 512 rarely repeat a point
 CSV_REACH = 2.0  # uploads are standardised, then scaled so the farthest coordinate is 2, the toy sets' scale:
 #                  N(0, I) noise then swamps them at the same t as it does the named sets
@@ -98,49 +96,6 @@ def uploaded_points(data: bytes) -> np.ndarray:
     """Parsed, standardised and scaled points of an upload (raises ``PointsError``; errors are not cached)."""
     points = standardize(parse_points_csv(data))
     return points * (CSV_REACH / np.abs(points).max())
-
-
-def csv_error(error: PointsError) -> str:
-    """The translated message of a ``PointsError``, whatever detail it carries."""
-    key = f"{KEY}.csv.errors.{error.code}"
-    if key in catalog(current_language()):
-        try:
-            return t(key, **error.detail)
-        except (KeyError, IndexError, ValueError):  # a detail the message does not expect: say less
-            pass
-    return t("diffusion_live.csv.errors.other", code=error.code)
-
-
-def choose_data(column) -> tuple[tuple, np.ndarray]:
-    """(identity, (N, 2) points): the chosen set, or the previous one while an upload is missing or bad."""
-    state = st.session_state
-    name = column.selectbox(t("diffusion_live.data"), DATASETS + (CSV,), format_func=labeler("diffusion_live.datasets"),
-                            key=f"{KEY}_data", help=t("diffusion_live.data_help"))
-    if name != CSV:
-        state[f"{KEY}_data_in_use"] = (name,)
-        return (name,), named_data(name)
-    upload = column.file_uploader(t("diffusion_live.csv.upload"), type=["csv", "txt"], key=f"{KEY}_csv",
-                                  help=t("diffusion_live.csv.help"))
-    if upload is not None:
-        content = upload.getvalue()
-        try:
-            points = uploaded_points(content)
-        except PointsError as error:
-            st.error(csv_error(error), icon=":material/error:")
-        else:
-            identity = (CSV, hashlib.sha1(content).hexdigest())
-            state[f"{KEY}_csv_points"] = (identity, points)
-            state[f"{KEY}_data_in_use"] = identity
-            column.caption(t("diffusion_live.csv.loaded", n=len(points)))
-            return identity, points
-    else:
-        st.info(t("diffusion_live.csv.prompt"), icon=":material/upload_file:")
-    previous = state.get(f"{KEY}_data_in_use", (DATASETS[0],))  # keep training what was there
-    stored = state.get(f"{KEY}_csv_points")
-    if previous[0] == CSV and stored is not None and stored[0] == previous:
-        return previous, stored[1]
-    previous = previous if previous[0] != CSV else (DATASETS[0],)
-    return previous, named_data(previous[0])
 
 
 # ---- controls
@@ -301,10 +256,11 @@ def section() -> None:
     st.markdown(t("diffusion_live.intro"))
     st.session_state.setdefault(f"{KEY}_data", DATASETS[0])
     data_col, settings_col = st.columns([1, 2])
-    identity, data = choose_data(data_col)
+    identity, data = points_upload.choose_data(data_col, key=KEY, namespace="diffusion_live", datasets=DATASETS,
+                                                named=named_data, parse=uploaded_points)
     with settings_col:
         config = settings_panel()
-    fresh = fresh_sampler(identity[0]) if identity[0] != CSV else None
+    fresh = fresh_sampler(identity[0]) if identity[0] != points_upload.CSV else None
     trainer = live.trainer_for(KEY, (identity, replace(config, lr=DEFAULT.lr)),
                                lambda: LiveTrainer(config, data, fresh=fresh),
                                speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S)

@@ -12,7 +12,6 @@ Widget keys start with ``gan_live_``; the live loop is ``dashboard.ui.live_train
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict
 
@@ -21,8 +20,9 @@ import streamlit as st
 
 from dashboard.ui import gan_live_plots as plots
 from dashboard.ui import live_training as live
-from dashboard.ui.i18n import catalog, current_language, labeler, t, translate
-from engine.data.points import PointsError, parse_points_csv, standardize
+from dashboard.ui import points_upload
+from dashboard.ui.i18n import current_language, labeler, t, translate
+from engine.data.points import parse_points_csv, standardize
 from engine.device import one_thread
 from engine.gan import LOSSES
 from engine.gan_toy import (
@@ -39,7 +39,6 @@ from engine.gan_toy import (
 )
 
 KEY = "gan_live"
-CSV = "csv"  # the data choice that shows the uploader
 N_POINTS = 10_000  # points drawn once per named data set: minibatches of 512 rarely repeat a point
 GRID = 48  # heatmap cells per side: smooth with zsmooth, 2.3k values per frame instead of 4k
 STEP_N = 1  # iterations per step button press: one update, as in GAN Lab, to see a single move
@@ -138,50 +137,6 @@ def named_data(name: str) -> np.ndarray:
 def uploaded_points(data: bytes) -> np.ndarray:
     """Parsed and standardised points of an upload (raises ``PointsError``; errors are not cached)."""
     return standardize(parse_points_csv(data))
-
-
-def csv_error(error: PointsError) -> str:
-    """The translated message of a ``PointsError``, whatever detail it carries."""
-    key = f"gan_live.csv.errors.{error.code}"
-    if key in catalog(current_language()):
-        try:
-            return t(key, **error.detail)
-        except (KeyError, IndexError, ValueError):  # a detail the message does not expect: say less
-            pass
-    return t("gan_live.csv.errors.other", code=error.code)
-
-
-def choose_data(column) -> tuple[tuple, np.ndarray]:
-    """(identity, (N, 2) points): the chosen set, or the previous one while an upload is missing or bad."""
-    state = st.session_state
-    options = GAN_DATASETS + (CSV,)
-    name = column.selectbox(t("gan_live.data"), options, format_func=labeler("gan_live.datasets"),
-                            key=f"{KEY}_data", help=t("gan_live.data_help"))
-    if name != CSV:
-        state[f"{KEY}_data_in_use"] = (name,)
-        return (name,), named_data(name)
-    upload = column.file_uploader(t("gan_live.csv.upload"), type=["csv", "txt"], key=f"{KEY}_csv",
-                                  help=t("gan_live.csv.help"))
-    if upload is not None:
-        content = upload.getvalue()
-        try:
-            points = uploaded_points(content)
-        except PointsError as error:
-            st.error(csv_error(error), icon=":material/error:")
-        else:
-            identity = (CSV, hashlib.sha1(content).hexdigest())
-            state[f"{KEY}_csv_points"] = (identity, points)
-            state[f"{KEY}_data_in_use"] = identity
-            st.caption(t("gan_live.csv.loaded", n=len(points)))
-            return identity, points
-    else:
-        st.info(t("gan_live.csv.prompt"), icon=":material/upload_file:")
-    previous = state.get(f"{KEY}_data_in_use", (GAN_DATASETS[0],))  # keep training what was there
-    stored = state.get(f"{KEY}_csv_points")
-    if previous[0] == CSV and stored is not None and stored[0] == previous:
-        return previous, stored[1]
-    previous = previous if previous[0] != CSV else (GAN_DATASETS[0],)
-    return previous, named_data(previous[0])
 
 
 # ---- controls
@@ -334,7 +289,8 @@ def section() -> None:
     _fill(ARCH, SETTINGS, force=False)
     st.session_state.setdefault(f"{KEY}_data", GAN_DATASETS[0])
     data_col, preset_col = st.columns([1, 2])
-    identity, data = choose_data(data_col)
+    identity, data = points_upload.choose_data(data_col, key=KEY, namespace="gan_live", datasets=GAN_DATASETS,
+                                                named=named_data, parse=uploaded_points)
     preset_row(preset_col)
     settings_panel()
     architecture, settings = read_config()

@@ -177,7 +177,7 @@ def test_every_bad_csv_shows_its_translated_error_and_keeps_the_previous_data(ap
         assert raised.value.code == code
         app.file_uploader(key=f"{KEY}_csv").set_value((f"{code}.csv", content, "text/csv")).run()
         assert not app.exception
-        assert [e.value for e in app.error] == [translate("en", f"diffusion_live.csv.errors.{code}",
+        assert [e.value for e in app.error] == [translate("en", f"points.csv.errors.{code}",
                                                           **raised.value.detail)], code
         assert slot(app).trainer is trainer  # the previous data (and their training) stay
     app.button(key=f"{KEY}_step1").click().run()

@@ -4,20 +4,13 @@ the shipped checkpoints (each section's own behaviour is tested in test_diffusio
 import re
 
 import pytest
-import streamlit as st
 
 from dashboard.ui.i18n import translate
 
 SECTIONS = ("diffusion_forward", "diffusion_live", "diffusion_mnist", "diffusion_inpaint")
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_caches")  # tests/conftest.py
 
 
 @pytest.mark.parametrize("lang", ["en", "ko"])

@@ -128,7 +128,7 @@ def test_a_bad_csv_shows_its_translated_error_and_keeps_the_previous_data(gan, c
     with pytest.raises(PointsError) as raised:  # the engine's own verdict on the file
         parse_points_csv(content)
     assert raised.value.code == code
-    expected = translate("en", f"gan_live.csv.errors.{code}", **raised.value.detail)
+    expected = translate("en", f"points.csv.errors.{code}", **raised.value.detail)
     trainer = slot(gan).trainer
     gan.selectbox(key=f"{KEY}_data").set_value("csv").run()
     assert not gan.exception and slot(gan).trainer is trainer  # no upload yet: the ring keeps training

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 
 from dashboard.ui.gan_mnist_plots import D_EDGES
 from dashboard.ui.i18n import translate
@@ -21,13 +20,7 @@ from tests.dashboard.plotly_spec import chart, values
 ASSETS = Path(checkpoints.ASSETS_DIR)
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_caches")  # tests/conftest.py
 
 
 def image_captions(at) -> list[str]:

@@ -6,20 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-import streamlit as st
 
 from engine import checkpoints
 
 ASSETS = Path(checkpoints.ASSETS_DIR)
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("fresh_caches")  # tests/conftest.py
 
 
 def test_shipped_classifier_card_is_shown(page_app):

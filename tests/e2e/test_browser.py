@@ -150,3 +150,29 @@ def test_live_training_plays_and_pauses_in_the_browser(page, streamlit_server):
     assert again == stopped_at >= later  # paused means paused
     assert_no_errors(page)
     full_page_screenshot(page, SCREENSHOTS / "likelihood-after-training-en.png")
+
+
+FILM_STATE = """() => {
+    const gd = document.querySelector('.st-key-diffusion_live_film .js-plotly-plot');
+    if (gd === null || !gd._fullLayout || !gd._fullLayout.sliders || !gd._fullLayout.sliders.length) return null;
+    return {active: gd._fullLayout.sliders[0].active, frames: (gd._transitionData._frames || []).length,
+            x: Array.from(gd.data[0].x).slice(0, 20)};
+}"""
+
+
+def test_reverse_process_animation_plays_in_the_browser(page, streamlit_server):
+    """The diffusion page's reverse-process film is plotly frames: its play button moves the cloud
+    and the frame slider in the browser, with no Streamlit rerun (the script stays idle)."""
+    page.goto(f"{streamlit_server}/diffusion?lang=en", wait_until="domcontentloaded")
+    wait_for_heading(page, translate("en", "diffusion.title"))
+    chart = page.locator(".st-key-diffusion_live_film")
+    chart.scroll_into_view_if_needed()
+    page.wait_for_function(f"() => ({FILM_STATE})() !== null", timeout=LOAD_TIMEOUT_MS)
+    before = page.evaluate(FILM_STATE)
+    assert before["frames"] > 10 and before["active"] == 0, before
+    chart.locator(".updatemenu-button").first.click()
+    page.wait_for_function(f"() => ({FILM_STATE})().active >= 5", timeout=20_000)
+    after = page.evaluate(FILM_STATE)
+    assert after["x"] != before["x"]  # the particles moved
+    assert page.evaluate(SCRIPT_IDLE)  # ... without asking the server for anything
+    assert_no_errors(page)

@@ -286,3 +286,45 @@ def test_cli_smoke_run_writes_a_checkpoint_and_a_card(tmp_path):
     model = build_ddpm(card["config"])
     checkpoints.load_checkpoint(tmp_path / "ddpm", model)
     assert model.config == DDPMConfig()
+
+
+@needs_mnist
+def test_shipped_ddpm_card_is_reproduced_from_the_weights():
+    """The card's cheapest row (DDIM, 10 steps) and its floor, recomputed from the shipped weights with
+    the card's seed and sample size; and the shipped model is a real digit generator.
+
+    Tolerances: Fréchet distances 0.5% (thread count and BLAS change the last digits of the U-Net's
+    outputs, ten steps compound them); class entropy 0.02 nats (a digit on a decision boundary may
+    flip its label). The floor is exact arithmetic on the same held-out digits.
+    """
+    from engine.data.mnist import training_data
+    from engine.ddpm_mnist import evaluate
+
+    model, card = checkpoints.load_pretrained("ddpm", device="cpu")
+    classifier, _ = checkpoints.load_pretrained("classifier", device="cpu")
+    data = training_data(MNIST_DIR)
+    assert card["data"]["n_train"] == 8000 and card["data"]["description"] == data.description
+    assert card["training"]["steps"] == card["config"]["train_steps"]  # a full run, not a smoke test
+    metrics, details = evaluate(model, data, classifier, seed=card["seed"], n_samples=card["evaluation"]["n_samples"],
+                                samplers=["ddim10"])
+    row, shipped = details["samplers"]["ddim10"], card["evaluation"]["samplers"]["ddim10"]
+    assert metrics["frechet_floor_same_size"] == pytest.approx(card["metrics"]["frechet_floor_same_size"], rel=1e-3)
+    assert row["frechet"] == pytest.approx(shipped["frechet"], rel=5e-3)
+    assert row["class_entropy"] == pytest.approx(shipped["class_entropy"], abs=0.02)
+    # what the card claims, checked against independent yardsticks rather than against itself:
+    # every class appears, and DDPM-1000 / DDIM-50 are far closer to real digits than noise is
+    assert all(card["evaluation"]["samplers"][name]["classes_covered"] == 10 for name in ("ddpm", "ddim50"))
+    noise = metrics_of_noise(classifier, data, n=card["evaluation"]["n_samples"], seed=card["seed"])
+    assert card["metrics"]["ddpm_frechet"] < noise / 10 and card["metrics"]["ddim50_frechet"] < noise / 10
+
+
+def metrics_of_noise(classifier, data, n: int, seed: int) -> float:
+    """Fréchet distance of uniform-noise images to the card's reference digits: a generator's worst case."""
+    from engine import metrics
+
+    held = data.heldout_images
+    order = np.random.default_rng(seed).permutation(len(held))
+    ref, _ = metrics.classify(classifier, held[order[:n]])
+    noise = torch.rand((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
+    features, _ = metrics.classify(classifier, noise)
+    return metrics.frechet_between(features, ref)
