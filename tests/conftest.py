@@ -83,3 +83,13 @@ def fresh_caches():
     yield
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Torch on one thread for a test (``engine.device.one_thread``): small networks and elementwise chains
+    gain nothing from two threads, and on a busy 2-core machine two were measured 10-100x slower."""
+    from engine.device import one_thread
+
+    with one_thread():
+        yield

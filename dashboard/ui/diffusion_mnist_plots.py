@@ -76,6 +76,9 @@ def settling_figure(steps, rms_x0, rms_xt, current: int, *, labels: dict, height
     return fig
 
 
+CALLS_TICKS = [10, 20, 50, 100, 200, 500, 1000]  # a log axis's default minor labels (2 3 4 ... 9) clutter it
+
+
 def sampler_figure(rows: list[dict], floor: float | None, *, labels: dict, height: int = 300) -> go.Figure:
     """Fréchet distance of each sampler of the model card against its network calls (log-log), floor dashed.
 
@@ -83,7 +86,8 @@ def sampler_figure(rows: list[dict], floor: float | None, *, labels: dict, heigh
     point. The x range is fixed (5 to 2000 calls) so a card with one sampler still shows the floor as a line.
     """
     fig = base_figure(height, x_title=labels["calls"], y_title=labels["frechet"], hovermode="closest",
-                      xaxis=dict(type="log", range=list(np.log10(CALLS_RANGE))), yaxis=dict(type="log"))
+                      xaxis=dict(type="log", range=list(np.log10(CALLS_RANGE)), tickvals=CALLS_TICKS),
+                      yaxis=dict(type="log"))
     short = ["DDPM" if r["key"] == "ddpm" else f"DDIM-{r['calls']}" for r in rows]
     fig.add_trace(go.Scatter(x=[r["calls"] for r in rows], y=[r["frechet"] for r in rows], mode="markers+text",
                              text=short, hovertext=[r["name"] for r in rows], textposition="top center",

@@ -43,13 +43,7 @@ needs_mnist = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small U-Nets run as fast on one torch thread; two threads on a busy 2-core machine thrash (50x slower here)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 SMALL = DDPMConfig(steps=20, channels=(8, 16, 16), embedding=16, batch_size=16, warmup=5, train_steps=30)

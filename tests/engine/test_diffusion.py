@@ -8,14 +8,8 @@ import pytest
 import torch
 
 from engine import diffusion as dm
-from engine.device import one_thread
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Elementwise chains of 20,000 numbers: two threads only wait on each other (10x slower on a busy machine)."""
-    with one_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def gaussian_eps(schedule: dm.Schedule, s: float):

@@ -5,19 +5,11 @@ formulas term by term."""
 
 import numpy as np
 import pytest
-import torch
 
 from engine import toy2d
 from engine.diffusion_toy import LOSS_BINS, Diffusion2DConfig, Diffusion2DTrainer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny MLPs run faster on one torch thread; several threads on a shared 2-core machine thrash (10x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 SMALL = Diffusion2DConfig(steps=50, width=64, depth=2, batch_size=256, eval_every=400)

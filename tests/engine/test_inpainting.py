@@ -13,14 +13,7 @@ from engine import inpainting as ip
 from engine.checkpoints import ASSETS_DIR, CheckpointError, load_pretrained
 from engine.ddpm_mnist import DDPMConfig, MNISTDiffusion
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread, as the page runs it: small convolutions on a busy 2-core machine thrash with two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 def digit() -> np.ndarray:
