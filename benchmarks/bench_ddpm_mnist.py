@@ -3,14 +3,17 @@
 Run from anywhere: ``python benchmarks/bench_ddpm_mnist.py`` (needs the shipped ``ddpm``
 checkpoint in assets/models; about 2 minutes at 2 threads, most of it the 1000-step chain).
 Options: ``--threads 2`` (torch threads, default 2: the issue's "2 CPU cores"), ``--n 16``
-(digits per call), ``--repeats 5`` (DDIM timings), ``--ddpm-repeats 1`` (0 skips it), ``--fid`` (and
-``--fid-n 500``, needs MNIST: ``MNIST_DIR`` or the cache).
+(digits per call), ``--repeats 5`` (DDIM timings), ``--ddpm-repeats 1`` (0 skips it), ``--inpaint 4``
+(completions of the inpainting row; 0 skips it), ``--fid`` (and ``--fid-n 500``, needs MNIST:
+``MNIST_DIR`` or the cache).
 
 Table: wall time (time.perf_counter) of ``MNISTDiffusion.sample_ddim(n, steps, eta=0)`` for 10,
 20, 50 and 100 steps and of ``sample_ddpm(n)`` (T = 1000 ancestral steps), the median over
 ``--repeats`` runs after one warm-up run (``timing.median_ms``; the DDPM chain: ``--ddpm-repeats``
 runs, no warm-up), with "ms / call" = seconds / network evaluations (one U-Net call on a batch of
-n per step) and a row for one bare U-Net call. The target is DDIM-50 for 16 digits under 3 s on 2
+n per step) and a row for one bare U-Net call. The inpainting rows time ``engine.inpainting.repaint``
+as the page runs it by default (``--inpaint`` completions of one digit, top half regenerated, T = 1000
+steps) with resampling U = 1 and U = 2, one run each. The target is DDIM-50 for 16 digits under 3 s on 2
 CPU cores. ``--fid``: the classifier Fréchet distance of ``--fid-n`` DDIM-50 digits against as many
 held-out digits, next to its floor (two held-out halves of that size), with class entropy and
 coverage: ``engine.ddpm_mnist.evaluate(samplers=["ddim50"])``, the model card's protocol.
@@ -58,6 +61,21 @@ def table_speed(model, n: int, repeats: int, ddpm_repeats: int) -> None:
               f"on 2 cores; this run: {torch.get_num_threads()} threads)")
 
 
+def table_inpaint(model, completions: int) -> None:
+    from engine.inpainting import known_mask, repaint
+
+    image = torch.zeros(1, 1, 28, 28)
+    image[..., 4:24, 12:16] = 1.0  # a vertical stroke: the timing does not depend on the digit
+    T = model.schedule.T
+    print(f"\ninpainting (RePaint, top half regenerated), {completions} completions of one digit, one run each")
+    print(f"{'resampling U':<22}{'calls':>7}{'seconds':>10}{'ms / call':>11}")
+    for resample in (1, 2):
+        ms = timing.median_ms(lambda u=resample: repaint(model, image, known_mask("top"), completions, seed=0,
+                                                        resample=u), repeats=1, warmup=0)
+        calls = T * resample
+        print(f"{f'U = {resample}':<22}{calls:>7}{ms / 1e3:>10.3f}{ms / calls:>11.1f}")
+
+
 def table_fid(model, n: int) -> None:
     from engine import ddpm_mnist
     from engine.data.mnist import MNISTError, training_data
@@ -85,6 +103,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=16, help="digits per sampling call (default 16)")
     parser.add_argument("--repeats", type=int, default=5, help="timed DDIM runs (default 5)")
     parser.add_argument("--ddpm-repeats", type=int, default=1, help="timed 1000-step runs (default 1; 0 skips)")
+    parser.add_argument("--inpaint", type=int, default=4, help="inpainting completions (default 4; 0 skips)")
     parser.add_argument("--fid", action="store_true", help="also the classifier Fréchet of DDIM-50 samples")
     parser.add_argument("--fid-n", type=int, default=500, help="digits for --fid (default 500, the card's)")
     args = parser.parse_args()
@@ -99,6 +118,8 @@ def main() -> None:
           f"{card.get('parameters', '?')} parameters, channels {card.get('config', {}).get('channels')}, "
           f"trained {training.get('steps', '?')} steps")
     table_speed(model, args.n, args.repeats, args.ddpm_repeats)
+    if args.inpaint > 0:
+        table_inpaint(model, args.inpaint)
     if args.fid:
         table_fid(model, args.fid_n)
 

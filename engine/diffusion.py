@@ -126,6 +126,22 @@ def gaussian_kl_to_standard(alpha_bar, second_moment: float):
     return np.where(a >= 1.0, np.inf, value) if value.ndim else (math.inf if a >= 1.0 else float(value))
 
 
+def moment_matched_kl_to_standard(alpha_bar, mean, cov) -> np.ndarray:
+    """Per-dimension KL(N(mu_t, Sigma_t) || N(0, I)) per alpha_bar: mu_t = sqrt(a) mean, Sigma_t = a cov + (1 - a) I.
+
+    The Gaussian with q(x_t)'s mean and covariance is closer to N(0, I) than q(x_t) itself
+    (KL(q || N) = KL(q || N_matched) + KL(N_matched || N) for any Gaussian N), so this is a lower
+    bound on KL(q(x_t) || N(0, I)), as ``gaussian_kl_to_standard`` is an upper one. In the
+    eigenbasis of cov (eigenvalues v_i, mean m_i) it is (1 / 2d) sum_i (l_i + a m_i^2 - 1 - log l_i)
+    with l_i = a v_i + 1 - a.
+    """
+    a = np.asarray(alpha_bar, dtype=np.float64)[..., None]  # (..., 1)
+    variances, basis = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    rotated = basis.T @ np.asarray(mean, dtype=np.float64)  # (d,)
+    spread = a * variances + 1.0 - a  # (..., d)
+    return 0.5 * np.mean(spread + a * rotated**2 - 1.0 - np.log(spread), axis=-1)
+
+
 def q_sample(schedule: Schedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise, for steps t (B,) (t = 0 gives x_0)."""
     return (schedule.extract("alpha_bar", t, x0).sqrt() * x0

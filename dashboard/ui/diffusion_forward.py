@@ -26,7 +26,6 @@ from dashboard.ui.images import tile
 from dashboard.ui.models import mnist_status
 from engine import diffusion as dm
 from engine import toy2d
-from engine.divergences import kl_normal
 
 KEY = "diffusion_forward_"  # widget-key prefix of this section
 DATASETS = ("swiss_roll", "moons", "ring", "spiral")  # the sets the live section trains on
@@ -82,19 +81,6 @@ def forward(sched: dm.Schedule, x0: np.ndarray, noise: np.ndarray, steps) -> np.
     return dm.q_sample(sched, torch.as_tensor(x0), t_tensor, torch.as_tensor(noise)).numpy()
 
 
-def matched_gaussian_kl(alpha_bar: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """Per-dimension KL(N(mu_t, Sigma_t) || N(0, I)), mu_t = sqrt(a) mean, Sigma_t = a cov + (1 - a) I.
-
-    The Gaussian with q(x_t)'s mean and covariance is closer to N(0, I) than q(x_t) itself
-    (KL(q || N) = KL(q || N_matched) + KL(N_matched || N) for any Gaussian N), so this is a lower
-    bound. In the eigenbasis of cov both Gaussians factorise, so it is a sum of 1D KLs.
-    """
-    variances, basis = np.linalg.eigh(cov)
-    rotated = basis.T @ mean  # the mean in the eigenbasis (d,)
-    return np.array([np.mean([kl_normal(math.sqrt(a) * m, math.sqrt(a * v + 1.0 - a), 0.0, 1.0)
-                              for m, v in zip(rotated, variances)]) for a in alpha_bar])
-
-
 def mnist_digits() -> tuple[np.ndarray, np.ndarray, float] | None:
     """Held-out digits (N, 1, 28, 28) scaled to [-1, 1] as the U-Net sees them, labels (N,) and E[x0^2] per
     pixel; None without data (checked on every run, not cached, so data copied in while the server runs are found)."""
@@ -116,7 +102,7 @@ def kl_curves(name: str, kind: str, steps: int, rescale: bool, mnist_second: flo
     """Per-dimension KL curves (T + 1,) for the 2D set (upper and lower bound) and MNIST pixels (upper)."""
     alpha_bar, m = schedule(kind, steps, rescale).alpha_bar, moments(name)
     curves = {"upper_2d": dm.gaussian_kl_to_standard(alpha_bar, m["second"]),
-              "lower_2d": matched_gaussian_kl(alpha_bar, m["mean"], m["cov"])}
+              "lower_2d": dm.moment_matched_kl_to_standard(alpha_bar, m["mean"], m["cov"])}
     if mnist_second is not None:
         curves["upper_mnist"] = dm.gaussian_kl_to_standard(alpha_bar, mnist_second)
     return curves

@@ -204,3 +204,19 @@ def test_prior_kl_bound_is_large_for_a_short_unscaled_chain():
     assert dm.gaussian_kl_to_standard(1.0, 1.0) == math.inf
     # x0 ~ N(0, 1): every q(x_t | x_0) average is N(0, 1) in the marginal, but the bound is per-x0
     assert dm.gaussian_kl_to_standard(0.0, 3.0) == 0.0
+
+
+def test_moment_matched_kl_is_the_multivariate_gaussian_formula_and_below_the_upper_bound():
+    """KL(N(mu, S) || N(0, I)) = (tr S + mu.mu - d - log det S) / 2, per dimension; <= the convexity bound."""
+    rng = np.random.default_rng(0)
+    root = rng.normal(size=(3, 3))
+    cov, mean = root @ root.T + 0.1 * np.eye(3), rng.normal(size=3)
+    alpha_bar = dm.Schedule(dm.ScheduleConfig("cosine", 50)).alpha_bar[1:]
+    lower = dm.moment_matched_kl_to_standard(alpha_bar, mean, cov)
+    for a, value in zip(alpha_bar, lower):
+        s, mu = a * cov + (1 - a) * np.eye(3), math.sqrt(a) * mean
+        direct = 0.5 * (np.trace(s) + mu @ mu - 3 - np.linalg.slogdet(s)[1]) / 3
+        assert value == pytest.approx(direct, rel=1e-9, abs=1e-15)
+    second = (np.trace(cov) + mean @ mean) / 3  # E[x0^2] per dimension of data with these moments
+    assert np.all(lower <= dm.gaussian_kl_to_standard(alpha_bar, second) + 1e-15)
+    assert dm.moment_matched_kl_to_standard(0.0, mean, cov) == 0.0  # pure noise is N(0, I)
