@@ -3,23 +3,29 @@
 The preference can be forced with the environment variable ``GENMODELS_DEVICE``
 (``auto``, ``cpu``, ``cuda`` or ``mps``); the thread cap with ``GENMODELS_THREADS``.
 
-A classroom server runs one Python process for many browser sessions. Left alone, every
-torch op would spread over all cores and the sessions would fight for them, so the dashboard
-calls :func:`configure_threads` once at start-up.
+A classroom server runs one Python process for many browser sessions, each a thread. Left alone,
+every torch op would spread over all cores and the sessions would fight for them, so the dashboard
+calls :func:`configure_threads` once at start-up and nothing changes the count afterwards: torch's
+thread count is process-wide, and setting it from one thread while others compute is undefined
+behaviour in OpenMP. The default is one thread per process: the live models are tiny (a 2D MLP
+step is tens of microseconds, and on a busy 2-core server two threads were measured 10-25x slower
+than one, 16 vs 216 GAN iterations/s), and a server gives its cores to a class by running several
+worker processes rather than by splitting one student's small matrices.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+import threading
 from dataclasses import dataclass
 
 DEVICE_ENV = "GENMODELS_DEVICE"
 THREADS_ENV = "GENMODELS_THREADS"
 CHOICES = ("auto", "cpu", "cuda", "mps")
-DEFAULT_MAX_THREADS = 4  # enough for the toy models; leaves cores for other sessions
+DEFAULT_THREADS = 1  # per server process; see the module docstring
 
 _configured_threads: int | None = None
+_configure_lock = threading.Lock()  # the first sessions of a server start in parallel threads
 
 
 @dataclass(frozen=True)
@@ -61,30 +67,32 @@ def pick_device(preference: str | None = None):
     return torch.device(choice)
 
 
-def configure_threads(max_threads: int | None = None) -> int:
-    """Cap torch's intra-op threads once per process and return the cap.
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op thread count once per process and return it.
 
-    Later calls return the first cap unchanged, so pages can call this freely.
-    ``GENMODELS_THREADS`` overrides ``max_threads``; the default is min(4, cores).
+    Later calls return the first count unchanged (whatever they ask for), so every session's
+    first run can call this and only the first one sets anything. ``GENMODELS_THREADS``
+    overrides ``threads``; the default is :data:`DEFAULT_THREADS`.
     """
     global _configured_threads
-    if _configured_threads is not None:
-        return _configured_threads
-    import torch
+    with _configure_lock:
+        if _configured_threads is not None:
+            return _configured_threads
+        import torch
 
-    env = os.environ.get(THREADS_ENV)
-    if env is not None:
-        try:
-            max_threads = int(env)
-        except ValueError:
-            raise ValueError(f"{THREADS_ENV} must be a whole number; got {env!r}") from None
-    if max_threads is None:
-        max_threads = min(DEFAULT_MAX_THREADS, os.cpu_count() or 1)
-    if max_threads < 1:
-        raise ValueError(f"the thread cap must be at least 1; got {max_threads}")
-    torch.set_num_threads(max_threads)
-    _configured_threads = max_threads
-    return max_threads
+        env = os.environ.get(THREADS_ENV)
+        if env is not None:
+            try:
+                threads = int(env)
+            except ValueError:
+                raise ValueError(f"{THREADS_ENV} must be a whole number; got {env!r}") from None
+        if threads is None:
+            threads = DEFAULT_THREADS
+        if threads < 1:
+            raise ValueError(f"the thread count must be at least 1; got {threads}")
+        torch.set_num_threads(threads)
+        _configured_threads = threads
+        return threads
 
 
 def describe(device=None) -> DeviceInfo:
@@ -92,27 +100,9 @@ def describe(device=None) -> DeviceInfo:
     import torch
 
     device = torch.device(device) if device is not None else pick_device()
+    threads = _configured_threads or torch.get_num_threads()  # the process-wide count, from any thread
     if device.type == "cuda":
-        return DeviceInfo("cuda", torch.cuda.get_device_name(device), torch.get_num_threads())
+        return DeviceInfo("cuda", torch.cuda.get_device_name(device), threads)
     if device.type == "mps":
-        return DeviceInfo("mps", "Apple GPU", torch.get_num_threads())
-    return DeviceInfo("cpu", "", torch.get_num_threads())
-
-
-@contextmanager
-def one_thread():
-    """Torch on one thread for a while, then back to the previous count (process-wide).
-
-    Tiny networks (the 2D toys, a 28x28 U-Net at small batches) gain nothing from splitting their
-    ops over threads, and on a busy 2-core server, where the browser draws on the other core, two
-    threads were measured 10-25x slower than one (16 vs 216 GAN iterations/s): each op waits for
-    the slower thread.
-    """
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+        return DeviceInfo("mps", "Apple GPU", threads)
+    return DeviceInfo("cpu", "", threads)

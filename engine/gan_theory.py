@@ -264,19 +264,13 @@ def train_discriminator(p_data: Distribution, p_g: Distribution, config: Discrim
     """Train an MLP D(x) = sigmoid(f(x)) to maximise V(D, G) for the fixed p_g; evaluate it on ``x``
     (default: 400 points on ``training_range``). Loss = -V: the binary cross-entropy of a GAN's D.
 
-    Runs on one intra-op thread (restored afterwards): every op here is a (400, 32) matrix or
-    smaller, ~10-100 us, and handing that to a second thread costs more than it saves (measured:
-    a (400, 32) @ (32, 32) product took 80 us on 1 thread, 30 ms on 2 on a loaded 2-core machine).
+    Every op here is a (400, 32) matrix or smaller, ~10-100 us: it runs on the process's thread
+    policy (``engine.device.configure_threads``, one thread on the dashboard) and never changes it.
     """
     import torch  # lazily: the exact part of this module needs no torch
 
     _check(p_data=p_data, p_g=p_g)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # per calling thread under OpenMP, so other sessions keep their cap
-    try:
-        return _train(p_data, p_g, config, x, torch)
-    finally:
-        torch.set_num_threads(threads)
+    return _train(p_data, p_g, config, x, torch)
 
 
 def _train(p_data, p_g, config, x, torch) -> LearnedDiscriminator:

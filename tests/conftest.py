@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# The tests run under the dashboard's process-wide thread policy, set once here as the server sets
+# it once at start-up (engine.device): one torch thread. Nothing may change it per call.
+from engine.device import configure_threads  # noqa: E402
+
+configure_threads()
+
 HOME_SCRIPT = ROOT / "dashboard" / "Home.py"
 APP_TIMEOUT_S = 60  # the first run imports torch; AppTest's own default (3 s) is far too short
 
@@ -83,13 +89,3 @@ def fresh_caches():
     yield
     st.cache_resource.clear()
     st.cache_data.clear()
-
-
-@pytest.fixture
-def torch_one_thread():
-    """Torch on one thread for a test (``engine.device.one_thread``): small networks and elementwise chains
-    gain nothing from two threads, and on a busy 2-core machine two were measured 10-100x slower."""
-    from engine.device import one_thread
-
-    with one_thread():
-        yield

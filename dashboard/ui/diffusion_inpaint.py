@@ -24,7 +24,6 @@ from dashboard.ui.images import tile
 from dashboard.ui.models import pretrained
 from engine import inpainting
 from engine.data.mnist import MNISTError
-from engine.device import one_thread
 from engine.metrics import classify
 
 KEY = "diffusion_inpaint"
@@ -127,8 +126,7 @@ def run(model, classifier, image: np.ndarray, label: int, known: torch.Tensor, i
             bar.progress(done / steps, text=f"{text} {done}/{steps}")
 
     start = time.perf_counter()
-    with one_thread():  # see engine.device.one_thread: on a busy 2-core server, 2 threads were measured far slower
-        completions = inpainting.repaint(model, image, known, n, seed=seed, resample=resample, progress=progress)
+    completions = inpainting.repaint(model, image, known, n, seed=seed, resample=resample, progress=progress)
     seconds = time.perf_counter() - start
     bar.empty()
     completions = completions[:, 0].numpy()  # (n, 28, 28) in [0, 1]

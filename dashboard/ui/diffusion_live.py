@@ -25,7 +25,6 @@ from dashboard.ui import live_training as live
 from dashboard.ui.i18n import current_language, labeler, t, translate
 from engine import toy2d
 from engine.data.points import parse_points_csv, standardize
-from engine.device import one_thread
 from engine.diffusion import SCHEDULES
 from engine.diffusion_toy import N_EVAL, Diffusion2DConfig, Diffusion2DTrainer, ReverseFilm
 
@@ -51,34 +50,6 @@ STEPS_T = tuple(sorted({10, 20, 50, 100, 200, 500, 1000, DEFAULT.steps}))
 LRS = tuple(sorted({1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, DEFAULT.lr}))
 WIDTHS = tuple(sorted({32, 64, 128, 256, DEFAULT.width}))
 DEPTHS = tuple(sorted({1, 2, 3, 4, DEFAULT.depth}))
-
-
-class LiveTrainer(Diffusion2DTrainer):
-    """``Diffusion2DTrainer`` whose training and sampling run on one torch thread (``engine.device.one_thread``)."""
-
-    def __init__(self, *args, **kwargs):
-        with one_thread():  # the first evaluation runs a whole reverse chain
-            super().__init__(*args, **kwargs)
-
-    def reset(self) -> None:
-        with one_thread():
-            super().reset()
-
-    def reverse_step(self, x_t, t: int, seed: int):
-        with one_thread():
-            return super().reverse_step(x_t, t, seed)
-
-    def noise_field(self, t: int, points):
-        with one_thread():
-            return super().noise_field(t, points)
-
-    def step(self, n: int = 1) -> list[dict]:
-        with one_thread():
-            return super().step(n)
-
-    def reverse_film(self, n: int = N_EVAL, seed: int = 0, every: int = 1) -> ReverseFilm:
-        with one_thread():
-            return super().reverse_film(n, seed, every)
 
 
 # ---- data
@@ -201,7 +172,7 @@ def stop_text(trainer):
 
 
 # ---- the reverse process
-def film_for(trainer: LiveTrainer) -> ReverseFilm:
+def film_for(trainer: Diffusion2DTrainer) -> ReverseFilm:
     """The reverse chain of N_FILM particles at the trainer's current weights (cached per step count)."""
     state = model_state(trainer)
     cached = st.session_state.get(f"{KEY}_film_cache")
@@ -213,7 +184,7 @@ def film_for(trainer: LiveTrainer) -> ReverseFilm:
     return film
 
 
-def reverse_process(trainer: LiveTrainer, film: ReverseFilm) -> None:
+def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
     labels = plot_labels(current_language())
     total = trainer.config.steps
     st.subheader(t("diffusion_live.reverse.title"), anchor=False)
@@ -262,10 +233,9 @@ def section() -> None:
         config = settings_panel()
     fresh = fresh_sampler(identity[0]) if identity[0] != points_upload.CSV else None
     trainer = live.trainer_for(KEY, (identity, replace(config, lr=DEFAULT.lr)),
-                               lambda: LiveTrainer(config, data, fresh=fresh),
-                               speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S)
-    if trainer.lr != config.lr:
-        trainer.set_lr(config.lr)  # live: no restart, Adam keeps its moments
+                               lambda: Diffusion2DTrainer(config, data, fresh=fresh),
+                               speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S,
+                               live=lambda tr: tr.set_lr(config.lr))  # no restart, Adam keeps its moments
     st.latex(t("diffusion_live.loss_equation"))
     live.controls(KEY, step_sizes=STEP_SIZES)
     st.html(f"<style>.st-key-{KEY}_samples, .st-key-{KEY}_curves "
@@ -273,6 +243,7 @@ def section() -> None:
     with st.container(key=f"{KEY}_view"):
         live.run(KEY, draw_factory(data), message=stop_text(trainer))
     st.caption(t("diffusion_live.protocol", n=N_EVAL, every=trainer.config.eval_every))
-    film = film_for(trainer)
-    reverse_process(trainer, film)
-    diffusion_step2d.section(trainer, film)
+    with live.locked(KEY):  # the film, the score field and the one-step view run the weights a tick trains
+        film = film_for(trainer)
+        reverse_process(trainer, film)
+        diffusion_step2d.section(trainer, film)

@@ -23,7 +23,6 @@ from dashboard.ui import live_training as live
 from dashboard.ui import points_upload
 from dashboard.ui.i18n import current_language, labeler, t, translate
 from engine.data.points import parse_points_csv, standardize
-from engine.device import one_thread
 from engine.gan import LOSSES
 from engine.gan_toy import (
     EVAL_SAMPLES,
@@ -113,18 +112,6 @@ def read_config() -> tuple[GANArchitecture, GANSettings]:
     for name, (kind, field) in FIELDS.items():
         kinds[kind][field] = _value(name)
     return GANArchitecture(**kinds["arch"]), GANSettings(**kinds["settings"])
-
-
-class LiveTrainer(GAN2DTrainer):
-    """``GAN2DTrainer`` whose training and drawing run on one torch thread (see ``one_thread``)."""
-
-    def step(self, n: int = 1) -> list[dict]:
-        with one_thread():
-            return super().step(n)
-
-    def snapshot(self, grid: int = 64, bounds=None):
-        with one_thread():
-            return super().snapshot(grid, bounds)
 
 
 # ---- data
@@ -283,6 +270,11 @@ def stop_text(trainer):
     return message
 
 
+def apply_settings(trainer: GAN2DTrainer, settings: GANSettings) -> None:
+    if trainer.settings != settings:
+        trainer.update(settings)  # live: no restart, the optimisers keep their state
+
+
 def section() -> None:
     st.header(t("gan_live.title"), anchor=False)
     st.markdown(t("gan_live.intro"))
@@ -297,10 +289,9 @@ def section() -> None:
     name = identity[0]
     modes = (mode_centers(name), MODE_STD[name]) if name in MODE_STD else None
     trainer = live.trainer_for(KEY, (identity, architecture),
-                               lambda: LiveTrainer(data, architecture, settings, modes=modes),
-                               speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S)
-    if trainer.settings != settings:
-        trainer.update(settings)  # live: no restart, the optimisers keep their state
+                               lambda: GAN2DTrainer(data, architecture, settings, modes=modes),
+                               speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S,
+                               live=lambda tr: apply_settings(tr, settings))
     equations(settings.loss)
     live.controls(KEY, steps=step_buttons())
     st.html(f"<style>.st-key-{KEY}_field, .st-key-{KEY}_curves {{contain: strict; height: {plots.HEIGHT}px;}}</style>")

@@ -12,7 +12,13 @@ loop is turned inside out (see ../shared/DESIGN.md, "Live training"):
 * the buttons are callbacks, so pressing one never loses a step;
 * a trainer that stops itself (a NaN or inf in its metrics) pauses the loop and its reason is
   shown as a translated warning; the user changes a setting and presses play again, which
-  rewinds to the last finite state (``trainer.resume()``) and carries on.
+  rewinds to the last finite state (``trainer.resume()``) and carries on;
+* one lock per trainer: a widget change starts a new script run while the previous one may still
+  be inside a tick (Streamlit's fast reruns let the old run go on until its next ``st`` call), and
+  two threads stepping one torch model and its optimiser at once corrupt memory (the GAN page
+  crashed the server that way: ``free(): invalid pointer`` inside ``backward``). Every tick,
+  callback and draw holds the slot's lock; a page touches its trainer outside them only through
+  ``trainer_for(..., live=)`` (settings that change while training) or ``with locked(key)``.
 
 Example (the page supplies the trainer factory and the drawing function)::
 
@@ -24,6 +30,10 @@ Example (the page supplies the trainer factory and the drawing function)::
     live.controls("mle")                       # play / pause, step, reset, speed
     live.run("mle", draw=lambda tr: st.plotly_chart(figure_of(tr)))
 
+Settings that change while training (a learning rate) are applied under the trainer's lock::
+
+    trainer = live.trainer_for("mle", identity, factory, live=lambda tr: tr.set_lr(lr))
+
 Other step buttons (the GAN's "step D only") are ``StepButton`` objects: ``controls(key, steps=[...])``.
 
 :func:`advance` and the callbacks touch only ``session_state``-like mappings, so they are tested
@@ -32,8 +42,10 @@ without a browser (``tests/dashboard/test_live_training.py``).
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +71,9 @@ class Slot:
     last_metrics: list = field(default_factory=list)
     speeds: dict | None = None  # this key's {speed: (budget_s, max_steps)}; None: SPEEDS
     interval_s: float | None = None  # seconds between ticks; None: INTERVAL_S
+    # Held by whoever steps, changes or reads the trainer (see the module docstring). Reentrant, so a
+    # draw function may call helpers that take it again.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def speed_table(self) -> dict:
         return SPEEDS if self.speeds is None else self.speeds
@@ -81,15 +96,16 @@ class StepButton:
 def advance(s: Slot, clock=time.perf_counter) -> None:
     """One tick while playing: train for the speed's time budget, measure the rate, and pause
     if the trainer stopped itself. Does nothing while paused."""
-    if not s.playing:
-        return
-    start = clock()
-    budget_s, max_steps = s.speed_table()[s.speed]
-    s.last_metrics = s.trainer.step_for(budget_s, max_steps)
-    elapsed = clock() - start
-    s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
-    if s.trainer.stopped is not None:
-        s.playing = False
+    with s.lock:
+        if not s.playing:  # read under the lock: a pause that came in while we waited wins
+            return
+        start = clock()
+        budget_s, max_steps = s.speed_table()[s.speed]
+        s.last_metrics = s.trainer.step_for(budget_s, max_steps)
+        elapsed = clock() - start
+        s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
+        if s.trainer.stopped is not None:
+            s.playing = False
 
 
 def _slot_key(key: str) -> str:
@@ -97,13 +113,15 @@ def _slot_key(key: str) -> str:
 
 
 def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapping | None = None,
-                speed: str = "normal", *, speeds: dict | None = None, interval_s: float | None = None):
+                speed: str = "normal", *, speeds: dict | None = None, interval_s: float | None = None,
+                live: Callable[[Any], None] | None = None):
     """The session's trainer for ``key``; rebuilt (and paused) when ``config`` changed.
 
     ``speed`` is where a new session's speed control starts (models that need thousands of
     steps to show anything start at "fast"); later rebuilds keep the user's choice.
     ``speeds`` ({name: (budget_s, max_steps)}) and ``interval_s`` replace ``SPEEDS`` and
-    ``INTERVAL_S`` for this key.
+    ``INTERVAL_S`` for this key. ``live(trainer)`` applies the settings that change while it
+    trains (a learning rate); it runs under the trainer's lock, never beside a running tick.
     """
     state = st.session_state if state is None else state
     slot = state.get(_slot_key(key))
@@ -113,6 +131,9 @@ def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapp
     slot.speeds, slot.interval_s = speeds, interval_s
     if slot.speed not in slot.speed_table():
         slot.speed = speed if speed in slot.speed_table() else next(iter(slot.speed_table()))
+    if live is not None:
+        with slot.lock:
+            live(slot.trainer)
     return slot.trainer
 
 
@@ -121,12 +142,22 @@ def slot(key: str, state: MutableMapping | None = None) -> Slot:
     return state[_slot_key(key)]
 
 
-# Button callbacks: run before the script, so a click is never lost to a rerun.
+@contextmanager
+def locked(key: str, state: MutableMapping | None = None) -> Iterator[Any]:
+    """``with locked(key) as trainer:`` read or change the trainer where no tick can run beside it."""
+    s = slot(key, state)
+    with s.lock:
+        yield s.trainer
+
+
+# Button callbacks: run before the script, so a click is never lost to a rerun. Pausing first (a
+# plain flag) lets a tick in flight see it; the lock then waits for that tick to finish.
 def play(key: str, state: MutableMapping | None = None) -> None:
     s = slot(key, state)
-    if s.trainer.stopped is not None:
-        s.trainer.resume()  # the user saw the warning and pressed play: rewind to finite values, go on
-    s.playing = True
+    with s.lock:
+        if s.trainer.stopped is not None:
+            s.trainer.resume()  # the user saw the warning and pressed play: rewind to finite values, go on
+        s.playing = True
 
 
 def pause(key: str, state: MutableMapping | None = None) -> None:
@@ -134,27 +165,25 @@ def pause(key: str, state: MutableMapping | None = None) -> None:
 
 
 def step_once(key: str, steps: int = 1, state: MutableMapping | None = None) -> None:
-    s = slot(key, state)
-    s.playing = False
-    if s.trainer.stopped is not None:
-        s.trainer.resume()
-    s.last_metrics = s.trainer.step(steps)
+    step_with(key, lambda trainer: trainer.step(steps), state)
 
 
 def step_with(key: str, run: Callable[[Any], list], state: MutableMapping | None = None) -> None:
     """Callback of a :class:`StepButton`: pause, recover from a stop, and take ``run(trainer)``'s steps."""
     s = slot(key, state)
     s.playing = False
-    if s.trainer.stopped is not None:
-        s.trainer.resume()
-    s.last_metrics = run(s.trainer)
+    with s.lock:
+        if s.trainer.stopped is not None:
+            s.trainer.resume()
+        s.last_metrics = run(s.trainer)
 
 
 def reset(key: str, state: MutableMapping | None = None) -> None:
     s = slot(key, state)
     s.playing = False
-    s.trainer.reset()
-    s.last_metrics = []
+    with s.lock:
+        s.trainer.reset()
+        s.last_metrics = []
 
 
 def stop_message(stop, prefix: str = "training.stop", **defaults) -> str:
@@ -205,15 +234,16 @@ def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] 
 
     @st.fragment(run_every=interval_s if s.playing else None)
     def live_view() -> None:
-        if s.playing:
-            advance(s)
-            if not s.playing:  # the trainer stopped itself during this tick
-                st.rerun(scope="app")  # redraw the buttons as paused and stop the timer
-        if s.trainer.stopped is not None:
-            st.warning(message(s.trainer.stopped), icon=":material/warning:")
-        status = t("training.status_playing" if s.playing else "training.status_paused",
-                   steps=s.trainer.step_count, rate=s.steps_per_second)
-        st.caption(status)
-        draw(s.trainer)
+        with s.lock:  # the tick and the picture of it: no other run of this session steps in between
+            if s.playing:
+                advance(s)
+                if not s.playing:  # the trainer stopped itself during this tick
+                    st.rerun(scope="app")  # redraw the buttons as paused and stop the timer
+            if s.trainer.stopped is not None:
+                st.warning(message(s.trainer.stopped), icon=":material/warning:")
+            status = t("training.status_playing" if s.playing else "training.status_paused",
+                       steps=s.trainer.step_count, rate=s.steps_per_second)
+            st.caption(status)
+            draw(s.trainer)
 
     live_view()

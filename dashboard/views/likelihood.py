@@ -210,9 +210,8 @@ def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
                              help=t("likelihood.live.lr_help"))
     identity = (spec, n, seed, family)  # a change here starts a new run; optimiser and lr change live
     config = MLEConfig(family=family, optimizer=optimizer, lr=lr, seed=seed)
-    trainer = live.trainer_for("mle", identity, lambda: MLETrainer(config, train))
-    trainer.set_optimizer(optimizer)
-    trainer.set_lr(lr)
+    live.trainer_for("mle", identity, lambda: MLETrainer(config, train),
+                     live=lambda tr: (tr.set_optimizer(optimizer), tr.set_lr(lr)))
     st.latex(t("likelihood.live.update"))
     live.controls("mle")
     means, log_stds, surface, best = surface_grid(spec, n, seed)

@@ -155,9 +155,8 @@ def live_section() -> None:
     data = live_data(name)
     identity = (name, latent_dim)  # data or latent size start a new run; beta and lr change live
     config = VAEConfig(latent_dim=latent_dim, beta=beta, lr=lr)  # exact log p(x) every 25 steps, 128 points
-    trainer = live.trainer_for("vae", identity, lambda: VAETrainer(config, data), speed="fast")
-    trainer.set_beta(beta)
-    trainer.set_lr(lr)
+    live.trainer_for("vae", identity, lambda: VAETrainer(config, data), speed="fast",
+                     live=lambda tr: (tr.set_beta(beta), tr.set_lr(lr)))
     st.latex(t("vae.live.objective"))
     live.controls("vae", step_sizes=(10, 100))
     colour = np.arctan2(data[:, 1], data[:, 0])  # colour by angle: neighbourhoods stay visible in latent space

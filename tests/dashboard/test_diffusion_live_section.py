@@ -20,7 +20,6 @@ from dashboard.ui.gan_live_plots import bucket_means, thin
 from dashboard.ui.i18n import translate
 from engine import diffusion as dm
 from engine.data.points import MAX_BYTES, MAX_POINTS, PointsError, parse_points_csv, standardize
-from engine.device import one_thread
 from engine.diffusion_toy import Diffusion2DConfig
 from tests.conftest import APP_TIMEOUT_S
 from tests.dashboard.plotly_spec import chart, values
@@ -88,8 +87,7 @@ def test_the_reverse_film_is_a_client_side_animation_of_the_sampling_chain(app):
     assert 2 <= len(frames) <= 51 and frames[0]["name"] == str(total) and frames[-1]["name"] == "0"
     assert spec["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"  # play runs in the browser
     assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == [f["name"] for f in frames]
-    with one_thread():
-        x0, _ = trainer.sample(1000, seed=0)  # the film's last frame is the model's sample with the film's seed
+    x0, _ = trainer.sample(1000, seed=0)  # the film's last frame is the model's sample with the film's seed
     np.testing.assert_allclose(values(frames[-1]["data"][0]["x"]), thin(x0, 500)[:, 0], rtol=1e-5, atol=1e-5)
     assert len(values(frames[0]["data"][0]["x"])) == 500
 
@@ -119,9 +117,8 @@ def test_the_one_step_numbers_are_p_sample_on_the_same_inputs(app):
     shown = {name: table.iloc[i][["x₁", "x₂"]].to_numpy(float) for i, name in enumerate(diffusion_step2d.TERMS)}
     film = app.session_state[f"{KEY}_film_cache"][1]
     x_t = torch.as_tensor(film.at(13)[7:8].astype(np.float64))
-    with one_thread():
-        step = dm.p_sample(trainer.schedule, lambda x, t: trainer.ema_model(x.float(), t).double(), x_t, 13,
-                           torch.Generator().manual_seed(3))
+    step = dm.p_sample(trainer.schedule, lambda x, t: trainer.ema_model(x.float(), t).double(), x_t, 13,
+                       torch.Generator().manual_seed(3))
     for name, attr in (("x_t", "x_t"), ("eps", "eps"), ("x0_hat", "x0_hat"), ("mean", "mean"), ("z", "z"),
                        ("x_prev", "x_prev")):
         np.testing.assert_allclose(shown[name], getattr(step, attr)[0].numpy(), rtol=1e-12, atol=1e-12, err_msg=name)

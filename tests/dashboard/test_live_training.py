@@ -137,3 +137,47 @@ def test_stop_message_takes_a_page_prefix_and_defaults():
     names = {"loss_name": "Hinge", "g_opt_name": "SGD", "d_opt_name": "Adam"}
     message = live.stop_message(stop, "gan_live.stop", **names, g_lr=9.0)  # the stop's own detail wins
     assert "12" in message and "Hinge" in message and "0.5" in message and "9" not in message.replace("12", "")
+
+
+def test_two_runs_of_one_session_never_step_one_trainer_at_once():
+    """The server-killing race (a widget change's new run beside a tick still training), played out on
+    a live GAN by two ticking threads and one editing thread for 4 s under faulthandler, in a child
+    process so a crash is reported with every thread's stack. Without the locks it died in seconds."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    driver = Path(__file__).with_name("live_race.py")
+    done = subprocess.run([sys.executable, "-X", "faulthandler", str(driver), "--seconds", "4"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-4000:] + done.stdout[-2000:]
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert counts["errors"] == [] and counts["ticks"] >= 4 and counts["edits"] >= 4 and counts["steps"] > 100
+
+
+def test_a_tick_waits_for_a_settings_change_in_flight():
+    """While one run holds the trainer (applying settings), a tick from another run does not step it."""
+    import threading
+
+    state: dict = {}
+    trainer = make(state)
+    s = live.slot("mle", state)
+    live.play("mle", state)
+    ticked = threading.Event()
+    with live.locked("mle", state):
+        thread = threading.Thread(target=lambda: (live.advance(s), ticked.set()))
+        thread.start()
+        assert not ticked.wait(0.3)  # blocked on the lock
+        assert trainer.step_count == 0
+    thread.join(5)
+    assert ticked.is_set() and trainer.step_count > 0
+
+
+def test_live_settings_are_applied_under_the_lock():
+    state: dict = {}
+    seen = []
+    make(state)
+    s = live.slot("mle", state)
+    live.trainer_for("mle", ADAM, lambda: None, state, live=lambda tr: seen.append(s.lock._is_owned()))
+    assert seen == [True]

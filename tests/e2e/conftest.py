@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -80,14 +81,30 @@ def server_log() -> Path:
     return OUTPUT / "streamlit-server.log"
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen
+
+    def alive(self) -> bool:
+        """The process runs and answers its health check (a crash takes every session down)."""
+        if self.process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=5) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+
 @pytest.fixture(scope="session")
-def streamlit_server(chromium_executable, server_log):
-    """Base URL of `streamlit run dashboard/Home.py` on a free port; always stopped afterwards."""
+def streamlit_app(chromium_executable, server_log) -> Server:
+    """`streamlit run dashboard/Home.py` on a free port (its URL and process); always stopped afterwards."""
     port = free_port()
     OUTPUT.mkdir(exist_ok=True)
     log = server_log
     command = [
-        sys.executable, "-m", "streamlit", "run", "dashboard/Home.py",
+        sys.executable, "-X", "faulthandler", "-m", "streamlit", "run", "dashboard/Home.py",
         "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
     ]
     with log.open("w") as out:
@@ -95,7 +112,7 @@ def streamlit_server(chromium_executable, server_log):
     url = f"http://localhost:{port}"
     try:
         wait_for_health(url, process, log)
-        yield url
+        yield Server(url, process)
     finally:
         process.terminate()
         try:
@@ -103,6 +120,12 @@ def streamlit_server(chromium_executable, server_log):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(streamlit_app) -> str:
+    """Base URL of the session's streamlit server."""
+    return streamlit_app.url
 
 
 @pytest.fixture(scope="session")

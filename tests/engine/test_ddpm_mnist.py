@@ -43,7 +43,6 @@ needs_mnist = pytest.mark.skipif(
 )
 
 
-pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 SMALL = DDPMConfig(steps=20, channels=(8, 16, 16), embedding=16, batch_size=16, warmup=5, train_steps=30)

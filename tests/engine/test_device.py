@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import os
+import ast
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import torch
 
 from engine import device
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -80,10 +85,44 @@ def test_configure_threads_caps_once():
     assert torch.get_num_threads() == 1
 
 
-def test_configure_threads_default_is_min_of_four_and_cores():
-    expected = min(device.DEFAULT_MAX_THREADS, os.cpu_count() or 1)
-    assert device.configure_threads() == expected
-    assert torch.get_num_threads() == expected
+def test_configure_threads_default_is_one_thread_per_process():
+    assert device.DEFAULT_THREADS == 1
+    assert device.configure_threads() == 1
+    assert torch.get_num_threads() == 1
+
+
+def test_configure_threads_sets_torch_once_even_from_racing_threads(monkeypatch):
+    """The first sessions of a server start in parallel: only one of them may set the count."""
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n))
+    barrier = threading.Barrier(8)
+
+    def first_run():
+        barrier.wait()
+        return device.configure_threads()
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: first_run(), range(8)))
+    assert results == [1] * 8 and calls == [1]
+
+
+def test_no_code_path_changes_the_thread_count_after_start_up():
+    """torch.set_num_threads is process-wide; calling it while other sessions compute is undefined
+    behaviour in OpenMP. Only configure_threads (start-up) and the training CLI (a process of its
+    own, through configure_threads) may set it."""
+    offenders = []
+    for folder in ("engine", "dashboard"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute) and node.attr in {"set_num_threads", "set_num_interop_threads"}:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == ["engine/device.py:" + str(_line_of_set_num_threads())]
+
+
+def _line_of_set_num_threads() -> int:
+    source = (ROOT / "engine" / "device.py").read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(source, 1) if "torch.set_num_threads(threads)" in line)
 
 
 def test_threads_environment_overrides_argument(monkeypatch):

@@ -9,8 +9,6 @@ import torch
 
 from engine import diffusion as dm
 
-pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
-
 
 def gaussian_eps(schedule: dm.Schedule, s: float):
     """The exact E[eps | x_t] for data x_0 ~ N(0, s^2 I): sqrt(1 - a) x_t / (a s^2 + 1 - a), a = alpha_bar_t."""

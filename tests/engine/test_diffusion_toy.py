@@ -9,9 +9,6 @@ import pytest
 from engine import toy2d
 from engine.diffusion_toy import LOSS_BINS, Diffusion2DConfig, Diffusion2DTrainer
 
-pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
-
-
 SMALL = Diffusion2DConfig(steps=50, width=64, depth=2, batch_size=256, eval_every=400)
 
 

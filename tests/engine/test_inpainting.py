@@ -13,8 +13,6 @@ from engine import inpainting as ip
 from engine.checkpoints import ASSETS_DIR, CheckpointError, load_pretrained
 from engine.ddpm_mnist import DDPMConfig, MNISTDiffusion
 
-pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
-
 
 def digit() -> np.ndarray:
     """A uint8 (28, 28) seven-like stroke with every grey level from 0 to 255 somewhere."""
