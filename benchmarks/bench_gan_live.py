@@ -24,21 +24,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+from benchmarks.browser import server_and_browser, wait_idle  # noqa: E402
+
 STEP = re.compile(r"(\d+)")
 TARGET_ITERS, TARGET_FPS = 300.0, 2.0
 
@@ -58,36 +54,6 @@ SAMPLER = """
   }, 50);
 })
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(port: int, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
-               "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.3)
-    process.terminate()
-    raise RuntimeError("streamlit did not become healthy in 120 s")
-
-
-def wait_idle(page, timeout_ms: int = 120_000) -> None:
-    """Until the app's status widget says the script is not running."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
 
 
 def live_run(browser, url: str, preset: str, seconds: float, screenshots: Path | None) -> dict:
@@ -152,28 +118,11 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["default", "collapse", "cover_all"])
     parser.add_argument("--screenshots", type=Path, default=None)
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    log = ROOT / "test-output" / "bench-gan-live-server.log"
-    log.parent.mkdir(exist_ok=True)
-    server = start_server(port, log)
     rows = []
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                for preset in args.presets:
-                    live = live_run(browser, f"http://localhost:{port}", preset, args.seconds, args.screenshots)
-                    rows.append((preset, live, headless_rate(preset)))
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with server_and_browser("bench-gan-live-server.log") as (url, browser):
+        for preset in args.presets:
+            live = live_run(browser, url, preset, args.seconds, args.screenshots)
+            rows.append((preset, live, headless_rate(preset)))
     print(f"{os.cpu_count()} CPU cores; {args.seconds:g} s of play per preset after 1.5 s of warm-up")
     header = (f"{'preset':<11}{'iters/s live':>14}{'frames/s':>10}{'redraws/s':>11}{'worst gap s':>13}"
               f"{'iters/s headless':>18}{'live/headless':>15}  target")

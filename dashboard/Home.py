@@ -9,12 +9,14 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/Home.py` puts only das
 
 import streamlit as st
 
+from dashboard.ui import style
 from dashboard.ui.course import HOME_VIEW, built_chapters
 from dashboard.ui.i18n import t
 from dashboard.ui.sidebar import device_panel, language_switch
 
 language_switch()
 st.set_page_config(page_title=t("common.app_title"), page_icon="🎲", layout="wide")
+style.inject()
 
 pages = [st.Page(HOME_VIEW, title=t("home.nav"), icon=":material/map:", default=True)]
 pages += [

@@ -10,6 +10,8 @@ Notation as in Ho et al.: beta_t for t = 1..T, alpha_t = 1 - beta_t, alpha_bar_t
         beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t
     x0_hat                  = (x_t - sqrt(1 - alpha_bar_t) eps_theta(x_t, t)) / sqrt(alpha_bar_t)
     x_{t-1}                 = mu_tilde_t(x0_hat, x_t) + sigma_t z,   z ~ N(0, I), no noise at t = 1
+    eps*(x_t, t)            = (x_t - sqrt(alpha_bar_t) E[x_0 | x_t]) / sqrt(1 - alpha_bar_t)   (``exact_eps``:
+                              the optimal noise predictor of a finite data set, E[x_0 | x_t] a softmax mean)
 
 Index convention: every schedule array has T + 1 entries and index t is step t, with index 0 the
 data itself (alpha_bar_0 = 1, beta_0 = 0). So a "t slider from 0 to T" reads the arrays directly,
@@ -158,6 +160,39 @@ def predict_x0(schedule: Schedule, xt: torch.Tensor, t: torch.Tensor, eps: torch
     """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t): where eps says x_t came from."""
     a = schedule.extract("alpha_bar", t, xt)
     return (xt - (1.0 - a).sqrt() * eps) / a.sqrt()
+
+
+def posterior_x0_mean(schedule: Schedule, data: torch.Tensor, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """E[x_0 | x_t] (B, d) when x_0 is uniform on the finite set ``data`` (M, d); ``xt`` (B, d), steps ``t`` (B,).
+
+    q(x_t) is then the mixture (1/M) sum_i N(sqrt(a) x_i, (1 - a) I), a = alpha_bar_t, and Bayes gives
+    E[x_0 | x_t] = sum_i w_i x_i with w = softmax_i(-||x_t - sqrt(a) x_i||^2 / (2 (1 - a))). The term
+    ||x_t||^2 is the same for every i and drops out of the softmax, so the logits are one matrix product:
+    (sqrt(a) x_t . x_i - a ||x_i||^2 / 2) / (1 - a). Computed in ``xt``'s dtype; cost O(B M d).
+    """
+    data = data.to(device=xt.device, dtype=xt.dtype)
+    a = schedule.extract("alpha_bar", t, xt)  # (B, 1)
+    logits = (a.sqrt() * (xt @ data.T) - 0.5 * a * (data * data).sum(1)[None, :]) / (1.0 - a)  # (B, M)
+    return torch.softmax(logits, dim=1) @ data
+
+
+def exact_eps(schedule: Schedule, data) -> EpsModel:
+    """The optimal noise predictor for data uniform on the finite set ``data`` (M, d): the minimiser of
+    Ho et al.'s simple loss over all functions, eps*(x_t, t) = E[eps | x_t] =
+    (x_t - sqrt(alpha_bar_t) E[x_0 | x_t]) / sqrt(1 - alpha_bar_t) (``posterior_x0_mean``).
+
+    It is what a network trained to the end on exactly these points would compute; sampling with it
+    returns the points themselves (it has memorised them). Steps t in 1..T; the result has x_t's dtype.
+    """
+    points = torch.as_tensor(np.asarray(data, dtype=np.float64))
+    if points.ndim != 2 or len(points) < 1 or not torch.isfinite(points).all():
+        raise ValueError(f"data must be a finite (M, d) array with M >= 1, got shape {tuple(points.shape)}")
+
+    def eps(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        a = schedule.extract("alpha_bar", t, xt)
+        return (xt - a.sqrt() * posterior_x0_mean(schedule, points, xt, t)) / (1.0 - a).sqrt()
+
+    return eps
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,16 @@
     film = trainer.reverse_film()  # x_T ... x_0 of 1,000 particles, every step (for scrubbing / animation)
     eps, score = trainer.noise_field(t=50, points=grid)      # the learned field at one step
     step = trainer.reverse_step(film.at(50)[:1], t=50, seed=0)  # x_50 -> x_49 of one particle, every term
+    exact = trainer.reverse_film(predictor="exact")  # the same chain driven by the data's exact noise predictor
 
 Training minimises Ho et al.'s simple loss E_{t, x_0, eps} ||eps - eps_theta(sqrt(abar_t) x_0 +
 sqrt(1 - abar_t) eps, t)||^2 with t uniform on 1..T. The quality metric is the sliced Wasserstein-2
 distance (500 random directions) between model samples and fresh data, read against its floor: the
 same distance between two independent data draws of the same size (``sliced_w2_floor``).
+
+The reverse chain can also be driven by the exact noise predictor of ``N_EXACT`` of the training points
+(``engine.diffusion.exact_eps``, the minimiser of that loss): what the network is learning, available
+before any training. An untrained network's chain throws particles thousands of units away.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, 
 N_EVAL = 1000  # samples and fresh data points per quality evaluation (the issue's protocol)
 N_DIRECTIONS = 500  # sliced W2 projections
 LOSS_BINS = 20  # the loss-per-timestep chart groups t into this many bins
+N_EXACT = 1000  # training points behind the exact noise predictor: a chain of 1,000 particles over T = 100
+#                 steps costs about 0.75 CPU-s with them (4x the network's), and the predictor stays exact
+#                 for the points it holds
+PREDICTORS = ("network", "exact")  # what drives the reverse chain: the EMA network or eps* of the data
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class ReverseFilm:
     steps: np.ndarray  # (K,) int, decreasing, first T, last 0
     frames: np.ndarray  # (K, n, 2) float64
     every: int = 1  # the kept steps are the multiples of ``every``, plus T
+    predictor: str = "network"  # "network" (the EMA weights) or "exact" (eps* of the training points)
 
     def at(self, t: int) -> np.ndarray:
         """x_t (n, 2) of every particle; ``t`` must be a kept step."""
@@ -122,6 +132,9 @@ class Diffusion2DTrainer(BaseTrainer):
         self.config, self.data, self._fresh = config, x, fresh
         self.schedule = dm.Schedule(config.schedule_config())
         self._x = torch.as_tensor(x, dtype=torch.float32)
+        keep = np.random.default_rng(0).permutation(len(x))[:N_EXACT]  # a fixed subsample: cost O(N_EXACT) a call
+        self.exact_points = x[np.sort(keep)]  # (min(n, N_EXACT), 2)
+        self.exact_model = dm.exact_eps(self.schedule, self.exact_points)
         self.lr = config.lr
         self._gen = torch.Generator()
         reference = self._reference(seed=10_001)
@@ -176,11 +189,18 @@ class Diffusion2DTrainer(BaseTrainer):
         with np.errstate(invalid="ignore", divide="ignore"):
             return centres, self.loss_sum / self.loss_count
 
+    def eps_model(self, predictor: str = "network") -> dm.EpsModel:
+        """The noise predictor behind sampling: the EMA network, or ``exact_model`` (eps* of ``exact_points``)."""
+        if predictor not in PREDICTORS:
+            raise ValueError(f"unknown predictor {predictor!r}; choose one of {', '.join(PREDICTORS)}")
+        return self.ema_model if predictor == "network" else self.exact_model
+
     @torch.no_grad()
-    def sample(self, n: int, seed: int, keep=None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    def sample(self, n: int, seed: int, keep=None,
+               predictor: str = "network") -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """``(x_0 (n, 2), {t: x_t})`` by ancestral sampling; ``keep(t)`` picks the frames kept."""
-        x, frames = dm.sample_ddpm(self.schedule, self.ema_model, (n, 2), torch.Generator().manual_seed(seed),
-                                   keep=keep)
+        x, frames = dm.sample_ddpm(self.schedule, self.eps_model(predictor), (n, 2),
+                                   torch.Generator().manual_seed(seed), keep=keep)
         return x.double().numpy(), {t: f.double().numpy() for t, f in frames.items()}
 
     def evaluate(self, step: int | None = None) -> dict:
@@ -193,25 +213,29 @@ class Diffusion2DTrainer(BaseTrainer):
         fresh = self._reference(seed=step + 20_000)
         return {"step": step, "sliced_w2": sliced_w2(self.samples, fresh, seed=step)}
 
-    def reverse_film(self, n: int = N_EVAL, seed: int = 0, every: int = 1) -> ReverseFilm:
+    def reverse_film(self, n: int = N_EVAL, seed: int = 0, every: int = 1, predictor: str = "network") -> ReverseFilm:
         """The reverse chain x_T -> x_0 of ``n`` particles, keeping x_t at every ``every``-th step (and T, 0).
 
-        The chain is ``sample(n, seed)``'s, so ``film.at(0)`` is exactly its result; ``every`` only
-        thins what is kept (an animation of a long chain), never the steps taken.
+        The chain is ``sample(n, seed, predictor=predictor)``'s, so ``film.at(0)`` is exactly its result;
+        ``every`` only thins what is kept (an animation of a long chain), never the steps taken.
         """
         every = whole_number(every, "every", 1)
         total = self.config.steps
-        _, frames = self.sample(n, seed, keep=lambda t: t % every == 0 or t == total)
+        _, frames = self.sample(n, seed, keep=lambda t: t % every == 0 or t == total, predictor=predictor)
         steps = np.array(sorted(frames, reverse=True))
-        return ReverseFilm(steps, np.stack([frames[t] for t in steps]), every)
+        return ReverseFilm(steps, np.stack([frames[t] for t in steps]), every, predictor)
 
-    def _eps_float64(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """The EMA network (float32) on float64 inputs, its output back in float64: every other term
-        of a step is then float64 arithmetic, so x_{t-1} = mu + sigma z holds to float64 rounding."""
-        return self.ema_model(x.float(), t).double()
+    def _eps_float64(self, predictor: str):
+        """The predictor on float64 inputs with a float64 output (the EMA network itself runs in float32):
+        every other term of a step is then float64 arithmetic, so x_{t-1} = mu + sigma z holds to float64
+        rounding."""
+        model = self.eps_model(predictor)
+        if predictor == "exact":
+            return model  # computes in its input's dtype
+        return lambda x, t: model(x.float(), t).double()
 
     @torch.no_grad()
-    def noise_field(self, t: int, points) -> tuple[np.ndarray, np.ndarray]:
+    def noise_field(self, t: int, points, predictor: str = "network") -> tuple[np.ndarray, np.ndarray]:
         """(eps_theta(x, t), score) at ``points`` (m, 2) for one step ``t`` in 1..T, both (m, 2) float64.
 
         The score of the noised marginal is s_theta(x, t) = -eps_theta(x, t) / sqrt(1 - alpha_bar_t)
@@ -221,17 +245,18 @@ class Diffusion2DTrainer(BaseTrainer):
         if not 1 <= t <= self.config.steps:
             raise ValueError(f"t must lie in 1..{self.config.steps}, got {t}")
         x = torch.as_tensor(np.asarray(points, dtype=np.float64).reshape(-1, 2))
-        eps = self._eps_float64(x, torch.full((len(x),), int(t), dtype=torch.long)).numpy()
+        eps = self._eps_float64(predictor)(x, torch.full((len(x),), int(t), dtype=torch.long)).numpy()
         return eps, -eps / math.sqrt(1.0 - self.schedule.alpha_bar[t])
 
-    def reverse_step(self, x_t, t: int, seed: int) -> dm.ReverseStep:
+    def reverse_step(self, x_t, t: int, seed: int, predictor: str = "network") -> dm.ReverseStep:
         """One DDPM step x_t -> x_{t-1} of points ``x_t`` (m, 2) at step ``t``, every term (float64 tensors).
 
-        ``engine.diffusion.p_sample`` with the EMA network (the one that samples) and z drawn from
-        ``torch.Generator().manual_seed(seed)``.
+        ``engine.diffusion.p_sample`` with the EMA network (the one that samples) or the exact predictor,
+        and z drawn from ``torch.Generator().manual_seed(seed)``.
         """
         x = torch.as_tensor(np.asarray(x_t, dtype=np.float64).reshape(-1, 2))
-        return dm.p_sample(self.schedule, self._eps_float64, x, int(t), torch.Generator().manual_seed(seed))
+        return dm.p_sample(self.schedule, self._eps_float64(predictor), x, int(t),
+                           torch.Generator().manual_seed(seed))
 
     def _stop_detail(self) -> dict:
         return {"lr": self.lr}

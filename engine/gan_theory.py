@@ -65,9 +65,17 @@ def _check(**dists) -> None:
 def optimal_logit(p_data: Distribution, p_g: Distribution, x) -> np.ndarray:
     """log p_data(x) - log p_g(x): the logit of D*; 0 where both densities are 0 (D* = 1/2 there)."""
     _check(p_data=p_data, p_g=p_g)
-    lp, lq = np.asarray(p_data.logpdf(x), dtype=float), np.asarray(p_g.logpdf(x), dtype=float)
+    return _log_ratio(np.asarray(p_data.logpdf(x), dtype=float), np.asarray(p_g.logpdf(x), dtype=float))
+
+
+def _log_ratio(lp: np.ndarray, lq: np.ndarray) -> np.ndarray:
+    """lp - lq with -inf - -inf (outside both supports) set to 0, without numpy's warning.
+
+    +-inf where exactly one density is 0 is intended (D* = 1 or 0, and log_expit(+-inf) is exact);
+    only the 0/0 case needs the convention. Both branches of np.where are evaluated, so the
+    subtraction itself runs under errstate: on disjoint supports it warned "invalid value"."""
     with np.errstate(invalid="ignore"):
-        a = lp - lq  # +-inf where exactly one density is 0: D* = 1 or 0, as it should be
+        a = lp - lq
     return np.where((lp == -np.inf) & (lq == -np.inf), 0.0, a)
 
 
@@ -99,11 +107,14 @@ def _integrate(p_data: Distribution, p_g: Distribution, integrand) -> float:
 
 
 def _value_terms(lp, lq, log_d, log_1md):
-    """p_data log D + p_g log(1 - D), with 0 * log(anything) = 0 where a density is exactly 0."""
+    """p_data log D + p_g log(1 - D), with 0 * log(anything) = 0 where a density is 0 in floats.
+
+    The test is on the density, not on log-density == -inf: in a far tail (N(0, 1) at x = 39)
+    the density underflows to 0 while D = sigmoid(logit) has also rounded to 0, and 0 * -inf
+    gave nan."""
     with np.errstate(invalid="ignore", over="ignore"):
-        a = np.where(lp == -np.inf, 0.0, np.exp(lp) * log_d)
-        b = np.where(lq == -np.inf, 0.0, np.exp(lq) * log_1md)
-    return a + b
+        p, q = np.exp(lp), np.exp(lq)
+        return np.where(p == 0.0, 0.0, p * log_d) + np.where(q == 0.0, 0.0, q * log_1md)
 
 
 def value(p_data: Distribution, p_g: Distribution, d, *, logit: bool = False) -> float:
@@ -131,7 +142,7 @@ def value_at_optimum(p_data: Distribution, p_g: Distribution) -> float:
     _check(p_data=p_data, p_g=p_g)
 
     def integrand(x, lp, lq):
-        a = np.where((lp == -np.inf) & (lq == -np.inf), 0.0, lp - lq)
+        a = _log_ratio(lp, lq)
         return _value_terms(lp, lq, log_expit(a), log_expit(-a))
 
     return _integrate(p_data, p_g, integrand)
@@ -193,8 +204,7 @@ def mean_d_star_on_generated(p_data: Distribution, p_g: Distribution) -> float:
     _check(p_data=p_data, p_g=p_g)
 
     def integrand(x, lp, lq):
-        with np.errstate(invalid="ignore"):
-            return np.where(lq == -np.inf, 0.0, np.exp(lq) * expit(np.where(lp == -np.inf, -np.inf, lp - lq)))
+        return np.exp(lq) * expit(np.where(lq == -np.inf, 0.0, _log_ratio(lp, lq)))  # 0 outside p_g's support
 
     return _integrate(p_data, p_g, integrand)
 

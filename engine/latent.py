@@ -55,16 +55,3 @@ def sample(model, n: int, seed: int = 0) -> np.ndarray:
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn((n, model.config.latent_dim), generator=generator)
     return decode(model, z.numpy())
-
-
-@torch.no_grad()
-def likelihood_bounds(model: VAE, images, ks=(1, 10, 100, 1000, 5000), repeats: int = 5, seed: int = 0) -> dict:
-    """Per image: the IWAE bound L_K for each K, mean and standard error over ``repeats`` draws.
-
-    L_1 is the ELBO; the largest K is the best available estimate of log p(x), and the gap
-    L_max - L_1 estimates log p(x) - ELBO from below. Returns {"ks", "mean" (N, len(ks)), "stderr"}.
-    """
-    x = _flat(images).to(next(model.parameters()).device)
-    generator = torch.Generator().manual_seed(seed)
-    draws = np.stack([[model.iwae_bound(x, k, generator).cpu().numpy() for k in ks] for _ in range(repeats)])
-    return {"ks": np.asarray(ks), "mean": draws.mean(0).T, "stderr": draws.std(0, ddof=1).T / np.sqrt(repeats)}

@@ -3,7 +3,8 @@
 ``MLETrainer`` fits a Gaussian (or a k-component mixture) to 1D data by gradient ascent on the
 mean log-likelihood, in torch, through the ``engine.training`` protocol (step, stop on a
 non-finite metric, rewind, resume). ``loglik_surface`` is the closed-form landscape over
-(mu, log sigma) that the page draws the optimiser's path on.
+(mu, log sigma) that the page draws the optimiser's path on; ``excursion`` says whether, where and how
+far that path left the drawn box (Adam at a huge lr strides ~lr per step out of it without diverging).
 
     from engine.mle import MLEConfig, MLETrainer
 
@@ -47,6 +48,34 @@ def loglik_surface(x, means, log_stds) -> np.ndarray:
     ls = np.asarray(log_stds, dtype=float)[:, None]  # (L, 1)
     xbar, s2 = float(x.mean()), float(x.var())
     return -ls - _HALF_LOG_2PI - (s2 + (xbar - mu) ** 2) * (0.5 * np.exp(-2.0 * ls))
+
+
+@dataclass(frozen=True)
+class Excursion:
+    """How an optimiser's (mu, log sigma) path went outside a box (the region a page draws)."""
+
+    first: int  # index of the first point outside (index k = after k steps)
+    farthest: tuple[float, float]  # the finite point farthest outside the box (nan, nan if none is finite)
+    largest_jump: float  # the longest single step between consecutive finite points (Euclidean)
+    now_inside: bool  # whether the path's last point is back in the box
+
+
+def excursion(path, mean_range, log_std_range) -> Excursion | None:
+    """None when every point of ``path`` (steps + 1, 2) lies in [mean_range] x [log_std_range] (closed);
+    else where it first left, how far it went and the largest step taken. Non-finite points are outside."""
+    path = np.asarray(path, dtype=float).reshape(-1, 2)
+    low = np.array([min(mean_range), min(log_std_range)], dtype=float)
+    high = np.array([max(mean_range), max(log_std_range)], dtype=float)
+    finite = np.all(np.isfinite(path), axis=1)
+    inside = finite & np.all((path >= low) & (path <= high), axis=1)
+    if inside.all():
+        return None
+    outside_by = np.where(finite, np.linalg.norm(path - np.clip(path, low, high), axis=1), -np.inf)
+    farthest = path[int(np.argmax(outside_by))] if finite[~inside].any() else np.array([math.nan, math.nan])
+    both = finite[1:] & finite[:-1]
+    jumps = np.linalg.norm(np.diff(path, axis=0), axis=1)[both]
+    return Excursion(int(np.flatnonzero(~inside)[0]), (float(farthest[0]), float(farthest[1])),
+                     float(jumps.max(initial=0.0)), bool(inside[-1]))
 
 
 # ---------------------------------------------------------------- MLE by gradient ascent

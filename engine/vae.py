@@ -11,6 +11,7 @@ sample z = mu + exp(log_var / 2) * eps.
     model = VAE(VAEConfig(latent_dim=2))           # seeded init from config.seed
     terms = model.elbo(x, generator=g)              # ELBOTerms(elbo, reconstruction, kl), each (B,)
     model.iwae_bound(x, k=1000, generator=g)        # (B,) tighter bound (Burda et al. 2016)
+    iwae_estimates(model.log_weights(x, 5000, g), ks=(1, 10, 100, 1000))  # L_K for every K from one pool
     log_marginal_grid(model, x)                     # (B,) log p(x) by quadrature (1D / 2D latents)
 
 Likelihoods: "gaussian" (toy 2D points: N(x; decoder(z), sigma^2 I) with one sigma per data
@@ -217,12 +218,9 @@ class VAE(_Decoded):
         """Decoder mean at the encoder mean, (B, data_dim): the deterministic reconstruction."""
         return self.mean(self.decode(self.encode(x)[0]))
 
-    def iwae_bound(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """log (1/k) sum_j p(x, z_j) / q(z_j | x), z_j ~ q(z|x): (B,) float64 (Burda et al. 2016, eq. 8).
-
-        k = 1 is the ELBO in expectation; the expectation rises with k towards log p(x). The k
-        samples are drawn in chunks so at most ~_MAX_ELEMENTS decoder outputs exist at once.
-        """
+    def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """log p(x, z_j) - log q(z_j | x) for k draws z_j ~ q(z|x): (k, B) float64, the importance weights
+        of every bound below. Drawn in chunks so at most ~_MAX_ELEMENTS decoder outputs exist at once."""
         if int(k) != k or k < 1:
             raise ValueError(f"k must be a whole number >= 1, got {k!r}")
         mu, log_var = self.encode(x)  # (B, L)
@@ -235,7 +233,52 @@ class VAE(_Decoded):
             log_q = (-0.5 * eps.pow(2) - 0.5 * log_var - 0.5 * _LOG_2PI).sum(-1)  # (c, B)
             log_prior = (-0.5 * z.pow(2) - 0.5 * _LOG_2PI).sum(-1)
             log_w.append((self.log_likelihood(x, self.decode(z)) + log_prior - log_q).double())
-        return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
+        return torch.cat(log_w)
+
+    def iwae_bound(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """log (1/k) sum_j p(x, z_j) / q(z_j | x), z_j ~ q(z|x): (B,) float64 (Burda et al. 2016, eq. 8).
+
+        k = 1 is the ELBO in expectation; the expectation rises with k towards log p(x).
+        """
+        return torch.logsumexp(self.log_weights(x, k, generator), dim=0) - math.log(k)
+
+
+class IWAEEstimates(NamedTuple):
+    """L_K estimates from one pool of importance weights (``iwae_estimates``); arrays (B, len(ks))."""
+
+    ks: tuple[int, ...]
+    mean: torch.Tensor  # mean of the pool's S // K independent draws of L_K: an unbiased estimate of L_K
+    stderr: torch.Tensor  # their standard deviation / sqrt(S // K): the Monte Carlo noise of ``mean``
+    groups: tuple[int, ...]  # S // K: how many independent draws of L_K each mean averages
+
+
+def iwae_estimates(log_w: torch.Tensor, ks) -> IWAEEstimates:
+    """Estimates of the bounds L_K for several K from one pool of S log-weights per example (S, B).
+
+    For each K the pool is cut into S // K consecutive groups of K: each group gives one
+    independent draw of log (1/K) sum_j w_j, whose expectation is L_K (Burda et al. 2016). Each
+    estimate is a random number; only the expectations are ordered, L_1 <= L_K <= L_K' <= log p(x)
+    for K <= K'. Sharing the pool orders the estimates too, exactly: when K divides K' and S is a
+    multiple of K', every group of K' is made of K'/K groups of K and, log being concave (Jensen),
+    the log of their mean weight is at least the mean of their logs. So with ks = (1, 10, 100, 1000)
+    and S a multiple of 1000, each row increases whatever the draws. Sample i goes to group i // K.
+    """
+    ks = tuple(int(k) for k in ks)
+    count = log_w.shape[0]
+    if not ks or any(k < 1 for k in ks):
+        raise ValueError(f"ks must be whole numbers >= 1, got {ks!r}")
+    if max(ks) * 2 > count:
+        raise ValueError(f"need at least two groups of the largest K ({max(ks)}) for a standard error; "
+                         f"got {count} log-weights")
+    means, errors, groups = [], [], []
+    for k in ks:
+        n = count // k
+        blocks = log_w[:n * k].reshape(n, k, *log_w.shape[1:])  # (groups, K, B)
+        draws = torch.logsumexp(blocks, dim=1) - math.log(k)  # (groups, B): independent draws of L_K
+        means.append(draws.mean(0))
+        errors.append(draws.std(0, correction=1) / math.sqrt(n))
+        groups.append(n)
+    return IWAEEstimates(ks, torch.stack(means, -1), torch.stack(errors, -1), tuple(groups))
 
 
 class Autoencoder(_Decoded):

@@ -4,9 +4,11 @@
     from engine.vae import VAEConfig, VAETrainer      # (VAETrainer is defined here, re-exported there)
 
     trainer = VAETrainer(VAEConfig(latent_dim=1), toy2d.sample("moons", 1000, 0))
-    trainer.step(25)[-1]        # {"loss", "elbo", "reconstruction", "kl", "log_px", "gap"}
+    trainer.step(25)[-1]        # {"loss", "elbo", "reconstruction", "kl", "log_px", "eval_elbo", "gap"}
     trainer.set_beta(8.0)       # live: the KL term's weight from the next step
     picture = trainer.snapshot()
+    picture.elbo + picture.gap  # == picture.log_px: all three on the same fixed evaluation points
+    picture.collapsed           # posterior collapse, judged from what the page shows (VAESnapshot)
 
 A stop's detail (``StopReason.detail``) carries ``lr``, ``beta`` and ``latent_dim``.
 """
@@ -23,10 +25,35 @@ from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, 
 from engine.vae import VAE, VAEConfig, _check_positive, gaussian_kl
 from engine.vae_grid import log_marginal_grid
 
+# Posterior collapse, judged from what the page shows (VAESnapshot.collapsed). Measured on the page's
+# data (512 points of each toy2d set, seed 0, lr 2e-3, latent 1 and 2, steps 100-2000, checked every
+# 10): at beta = 1 the KL stays >= 0.56 nats per point and the reconstructions keep >= 28% of the
+# data's variance; at beta = 8 every set crosses both thresholds by step 490 and stays collapsed
+# (moons, latent 1: from step 407, checked every step; the old rule, the training batch's KL < 0.05
+# after step 300, held only from step 448, with the reconstructions long shrunk to a point).
+COLLAPSE_KL = 0.1  # nats per point on the evaluation points: the codes carry almost nothing
+COLLAPSE_SPREAD = 0.1  # reconstructions keep < 10% of the data's variance: visibly shrunk towards one point
+COLLAPSE_MIN_STEPS = 100  # a freshly initialised net also maps everything near one point (spread ~0, KL ~0.02);
+#   at beta = 1 it leaves that state by step 20 at lr 2e-3 and by step 56 at the page's lowest lr, 3e-4
+
+
+def variance_kept(points, reference) -> float:
+    """Total variance of ``points`` (n, d) as a fraction of that of ``reference`` (m, d): trace of the
+    covariances, so 1 is "as spread out as the data" and 0 is "all on one point"."""
+    points, reference = np.asarray(points, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    return float(points.var(0).sum() / reference.var(0).sum())
+
 
 @dataclass(frozen=True, eq=False)
 class VAESnapshot:
-    """What the VAE page draws, as numpy arrays."""
+    """What the VAE page draws, as numpy arrays, and the numbers it prints.
+
+    ``log_px``, ``elbo``, ``gap``, ``reconstruction`` and ``kl`` are means over the same fixed
+    evaluation points (``eval_points`` of the data) at the current parameters, so
+    ``elbo + gap == log_px`` and ``elbo == reconstruction - kl`` (to float64 rounding). The
+    per-step "elbo" in ``history`` is something else: the one-sample estimate on each step's
+    training batch, before that step's update.
+    """
 
     step: int
     data: np.ndarray  # (n, 2) the training points
@@ -36,19 +63,34 @@ class VAESnapshot:
     latents: np.ndarray  # (n, latent_dim) encoder means of the data
     latent_stds: np.ndarray  # (n, latent_dim) encoder stds
     obs_std: np.ndarray  # (2,) the Gaussian observation std
-    log_px: float  # exact mean log p(x) on the fixed subset, at the current parameters
-    gap: float  # log_px - mean ELBO on that subset (the mean KL(q(z|x) || p(z|x)))
-    history: dict  # metric name -> (steps,) array; "log_px" / "gap" only at "exact_steps"
+    eval_points: int  # data points the numbers below average over: config.eval_points (or all) less any
+    #                   the quadrature refused (log_marginal_grid's NaN: not converged, or beyond its box)
+    log_px: float  # exact mean log p(x) on the evaluation points (quadrature)
+    elbo: float  # mean ELBO (beta = 1) there: reconstruction - kl
+    gap: float  # log_px - elbo (the mean KL(q(z|x) || p(z|x)))
+    reconstruction: float  # mean E_q[log p(x|z)] there, ELBO_SAMPLES draws per point
+    kl: float  # mean KL(q(z|x) || p(z)) there, closed form
+    reconstruction_spread: float  # variance_kept(reconstructions, data)
+    history: dict  # metric name -> (steps,) array; "log_px" / "eval_elbo" / "gap" only at "exact_steps"
+
+    @property
+    def collapsed(self) -> bool:
+        """Posterior collapse as it shows on screen: codes carry almost no information (``kl``) and
+        the reconstructions have shrunk towards one point (``reconstruction_spread``), after the
+        first ``COLLAPSE_MIN_STEPS`` steps (an untrained net looks collapsed too)."""
+        return (self.step >= COLLAPSE_MIN_STEPS and self.kl < COLLAPSE_KL
+                and self.reconstruction_spread < COLLAPSE_SPREAD)
 
 
 class VAETrainer(BaseTrainer):
     """Live training of a VAE on 2D points (a latent of 1 or 2 dimensions), full batch, Adam.
 
     Metrics of each step: "loss" (-mean beta-ELBO), "elbo", "reconstruction", "kl" (batch means,
-    one-sample estimates). Every ``config.eval_every`` steps (and at step 1) also "log_px", the
-    exact mean log p(x) (``log_marginal_grid``) on a fixed subset of ``eval_points`` data points,
-    and "gap" = log_px - mean ELBO on that subset (ELBO averaged over 64 samples per point, with
-    its own fixed-seed generator so evaluating never changes the training noise).
+    one-sample estimates, before the step's update). Every ``config.eval_every`` steps (and at
+    step 1) also, after the update and on a fixed subset of ``eval_points`` data points: "log_px",
+    the exact mean log p(x) (``log_marginal_grid``), "eval_elbo", the mean ELBO (beta = 1, 64
+    samples per point, with its own fixed-seed generator so evaluating never changes the training
+    noise), and "gap" = log_px - eval_elbo.
     Deterministic given ``config.seed``. ``set_beta`` / ``set_lr`` act from the next step and
     survive ``resume()`` and ``reset()``.
     """
@@ -69,7 +111,7 @@ class VAETrainer(BaseTrainer):
         self._x_eval = self._x[np.sort(subset)]
         self.lr, self.beta = config.lr, config.beta
         self._gen = torch.Generator()
-        self._exact: tuple[int, float, float] | None = None  # (step, log_px, gap) cache for snapshot
+        self._exact: tuple[int, dict] | None = None  # (step, _evaluate's numbers): the snapshot's cache
         self._reset()
 
     def _reset(self) -> None:
@@ -106,22 +148,30 @@ class VAETrainer(BaseTrainer):
         metrics = {"loss": loss_v, "elbo": rec_v - kl_v, "reconstruction": rec_v, "kl": kl_v}
         number = self.step_count + 1  # BaseTrainer counts this step after _step returns
         if number == 1 or number % self.config.eval_every == 0:
-            metrics["log_px"], metrics["gap"] = self._exact_now(number)
+            exact = self._evaluate(number)
+            metrics |= {"log_px": exact["log_px"], "eval_elbo": exact["elbo"], "gap": exact["gap"]}
         return metrics
 
     @torch.no_grad()
-    def _exact_now(self, step: int) -> tuple[float, float]:
-        """(mean log p(x), mean gap) on the fixed subset at the current parameters, cached per step."""
+    def _evaluate(self, step: int) -> dict[str, float]:
+        """Means over the fixed evaluation points at the current parameters, cached per step:
+        "log_px", "elbo" (= "reconstruction" - "kl"), "gap" (= log_px - elbo), "reconstruction", "kl"."""
         if self._exact is None or self._exact[0] != step:
             gen = torch.Generator().manual_seed(int(self.config.seed) + 1)
             m, x = self.model, self._x_eval
             mu, log_var = m.encode(x)  # (B, L)
             z = m.reparameterize(mu.expand(self.ELBO_SAMPLES, *mu.shape), log_var, gen)  # (S, B, L) in one batch
-            reconstruction = m.log_likelihood(x, m.decode(z)).double().mean(0)  # (B,)
-            kl = gaussian_kl(mu, log_var).double()
-            log_px = log_marginal_grid(m, x).mean().item()
-            self._exact = (step, log_px, log_px - (reconstruction - kl).mean().item())
-        return self._exact[1], self._exact[2]
+            reconstruction = m.log_likelihood(x, m.decode(z)).double().mean(0)  # (S, B) -> (B,)
+            kl = gaussian_kl(mu, log_var).double()  # (B,)
+            log_px = log_marginal_grid(m, x).double()  # (B,); NaN where the quadrature refuses a point
+            kept = torch.isfinite(log_px)  # every number below averages over the same points
+            if not kept.any():  # nothing converged: a NaN that stops the trainer with its reason
+                kept = torch.ones_like(kept)
+            log_px, reconstruction, kl = (v[kept].mean().item() for v in (log_px, reconstruction, kl))
+            elbo = reconstruction - kl
+            self._exact = (step, {"log_px": log_px, "elbo": elbo, "gap": log_px - elbo,
+                                  "reconstruction": reconstruction, "kl": kl, "points": int(kept.sum())})
+        return self._exact[1]
 
     def _stop_detail(self) -> dict:
         return {"lr": self.lr, "beta": self.beta, "latent_dim": self.config.latent_dim}
@@ -141,15 +191,17 @@ class VAETrainer(BaseTrainer):
         z = torch.randn((self.N_SAMPLES, self.config.latent_dim), generator=gen)
         out = m.decode(z)
         noisy = out + m.obs_std() * torch.randn(out.shape, generator=gen)
-        log_px, gap = self._exact_now(self.step_count)
+        exact = self._evaluate(self.step_count)
         steps = np.arange(1, len(self.history) + 1)
-        exact = [i for i, h in enumerate(self.history) if "log_px" in h]
+        at = [i for i, h in enumerate(self.history) if "log_px" in h]
         history = {k: np.array([h[k] for h in self.history]) for k in ("loss", "elbo", "reconstruction", "kl")}
-        history |= {"step": steps, "exact_steps": steps[exact],
-                    "log_px": np.array([self.history[i]["log_px"] for i in exact]),
-                    "gap": np.array([self.history[i]["gap"] for i in exact])}
-        arrays = (t.double().numpy() for t in (m.reconstruct(x), out, noisy, mu, torch.exp(0.5 * log_var), m.obs_std()))
-        return VAESnapshot(self.step_count, self.data, *arrays, log_px, gap, history)
+        history |= {"step": steps, "exact_steps": steps[at]}
+        history |= {k: np.array([self.history[i].get(k, np.nan) for i in at]) for k in ("log_px", "eval_elbo", "gap")}
+        reconstructions = m.reconstruct(x).double().numpy()
+        arrays = (t.double().numpy() for t in (out, noisy, mu, torch.exp(0.5 * log_var), m.obs_std()))
+        return VAESnapshot(self.step_count, self.data, reconstructions, *arrays, exact["points"], exact["log_px"],
+                           exact["elbo"], exact["gap"], exact["reconstruction"], exact["kl"],
+                           variance_kept(reconstructions, self.data), history)
 
     def _state(self) -> dict:
         return {

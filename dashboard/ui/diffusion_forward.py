@@ -2,7 +2,8 @@
 
 A t slider samples x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps in closed form
 (``engine.diffusion.q_sample``) for a 2D point cloud and a held-out MNIST digit, with the same eps
-for every t, so scrubbing t slides each point on a straight line from its data point to its noise.
+for every t, so scrubbing t slides each point along an arc from its data point to its noise (the two
+weights' squares sum to 1: x_t = cos(theta) x_0 + sin(theta) eps, not a straight line).
 Beside them: how far q(x_t) still is from N(0, I) (per-dimension KL bounds against t), and
 alpha_bar_t and log SNR(t) of the linear and cosine schedules. A warning, with the numbers and x_T
 on screen, appears when the chosen schedule and T leave x_T visibly non-Gaussian (tiny-diffusion's

@@ -172,14 +172,15 @@ def stop_text(trainer):
 
 
 # ---- the reverse process
-def film_for(trainer: Diffusion2DTrainer) -> ReverseFilm:
-    """The reverse chain of N_FILM particles at the trainer's current weights (cached per step count)."""
-    state = model_state(trainer)
+def film_for(trainer: Diffusion2DTrainer, predictor: str = "network") -> ReverseFilm:
+    """The reverse chain of N_FILM particles at the trainer's current weights (cached per step count), or
+    driven by the data's exact noise predictor (cached per trainer: it does not change with training)."""
+    state = (trainer, predictor) if predictor == "exact" else (*model_state(trainer), predictor)
     cached = st.session_state.get(f"{KEY}_film_cache")
     if cached is not None and same(cached[0], state):
         return cached[1]
-    film = trainer.reverse_film(N_FILM, seed=0)
-    film = ReverseFilm(film.steps, film.frames.astype(np.float32), film.every)  # halves what the session keeps
+    film = trainer.reverse_film(N_FILM, seed=0, predictor=predictor)
+    film = replace(film, frames=film.frames.astype(np.float32))  # halves what the session keeps
     st.session_state[f"{KEY}_film_cache"] = (state, film)
     return film
 
@@ -189,6 +190,10 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
     total = trainer.config.steps
     st.subheader(t("diffusion_live.reverse.title"), anchor=False)
     st.markdown(t("diffusion_live.reverse.intro"))
+    diffusion_step2d.predictor_switch(trainer)
+    exact = film.predictor == "exact"
+    if exact:
+        labels["score"] = t("diffusion_live.plot.score_exact")
     every = max(1, math.ceil(total / (MAX_FRAMES - 1)))
     kept = np.flatnonzero((film.steps % every == 0) | (film.steps == total))
     shown = film.frames[:, :: max(1, math.ceil(N_FILM / plots.MAX_POINTS))]
@@ -198,8 +203,8 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
         figure = _cached("film_figure", (film, current_language()),
                          lambda: plots.film_figure(film.steps[kept], shown[kept], paths[:, kept], labels=labels))
         st.plotly_chart(figure, key=f"{KEY}_film")
-        st.caption(t("diffusion_live.reverse.film_caption", frames=len(kept), total=total, every=every,
-                     n=shown.shape[1], step=trainer.step_count))
+        st.caption(t("diffusion_live.reverse.film_caption_exact" if exact else "diffusion_live.reverse.film_caption",
+                     frames=len(kept), total=total, every=every, n=shown.shape[1], step=trainer.step_count))
     with right:
         state = st.session_state
         state.setdefault(f"{KEY}_t", total // 2)
@@ -212,7 +217,7 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
         if step_t >= 1:
             axis = np.linspace(-0.9 * plots.VIEW, 0.9 * plots.VIEW, FIELD_GRID)
             grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)  # (FIELD_GRID², 2)
-            _, score = trainer.noise_field(step_t, grid)
+            _, score = trainer.noise_field(step_t, grid, predictor=film.predictor)
         st.plotly_chart(plots.field_figure(film.frames[k], paths, k, grid, score, labels=labels), key=f"{KEY}_field")
         if score is None:
             st.caption(t("diffusion_live.reverse.no_field"))
@@ -237,13 +242,11 @@ def section() -> None:
                                speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S,
                                live=lambda tr: tr.set_lr(config.lr))  # no restart, Adam keeps its moments
     st.latex(t("diffusion_live.loss_equation"))
-    live.controls(KEY, step_sizes=STEP_SIZES)
     st.html(f"<style>.st-key-{KEY}_samples, .st-key-{KEY}_curves "
             f"{{contain: strict; height: {plots.HEIGHT}px;}}</style>")
-    with st.container(key=f"{KEY}_view"):
-        live.run(KEY, draw_factory(data), message=stop_text(trainer))
+    live.run(KEY, draw_factory(data), message=stop_text(trainer), step_sizes=STEP_SIZES)
     st.caption(t("diffusion_live.protocol", n=N_EVAL, every=trainer.config.eval_every))
     with live.locked(KEY):  # the film, the score field and the one-step view run the weights a tick trains
-        film = film_for(trainer)
+        film = film_for(trainer, diffusion_step2d.predictor(trainer))
         reverse_process(trainer, film)
         diffusion_step2d.section(trainer, film)

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.ui.gan_live_plots import INSIDE_LEGEND, TOP_LEGEND, arrows, bucket_means, polylines, thin
-from dashboard.ui.plotting import COLORS, base_figure, rgba
+from dashboard.ui.plotting import COLORS, base_figure, log_ticks, rgba
 
 HEIGHT = 420  # the live figures (px); the page reserves this space (CSS containment)
 VIEW = 4.0  # every point plot shows [-4, 4]^2: x_T ~ N(0, I) and the (scaled) data both fit
@@ -78,17 +78,19 @@ def curves_figure(losses: np.ndarray, evaluations: list[dict], floor: float, los
     left, right = [0.0, 0.6], [0.72, 1.0]
     layout = dict(
         xaxis=dict(domain=left, anchor="y", showticklabels=False, automargin=False),
-        yaxis=dict(domain=[0.56, 1.0], type="log", title=dict(text=labels["loss_axis"]), automargin=False),
+        yaxis=dict(domain=[0.56, 1.0], type="log", title=dict(text=labels["loss_axis"]), automargin=False,
+                   **log_ticks(y)),
         xaxis2=dict(domain=left, anchor="y2", matches="x", title=dict(text=labels["step"]), automargin=False,
                     zeroline=False),
         yaxis2=dict(domain=[0.0, 0.44], type="log", title=dict(text=labels["w2_axis"]), automargin=False,
-                    zeroline=False),
+                    zeroline=False, **log_ticks(w2, [floor * k for k in GUIDES] if math.isfinite(floor) else [])),
         xaxis3=dict(domain=right, anchor="y3", title=dict(text=labels["t_axis"]), automargin=False, zeroline=False),
         yaxis3=dict(domain=[0.0, 1.0], anchor="x3", title=dict(text=labels["loss_by_t_axis"]), automargin=False,
                     rangemode="tozero", zeroline=False),
     )
     fig = base_figure(height, hovermode="x unified", uirevision="diffusion_live_curves", margin=CURVES_MARGIN,
-                      legend=TOP_LEGEND, **layout)
+                      legend=dict(TOP_LEGEND, bgcolor="rgba(0,0,0,0)"),  # see-through: the top tick of the
+                      **layout)                                            # right panel sits under its 2nd row
     fig.add_traces(traces)
     return fig
 

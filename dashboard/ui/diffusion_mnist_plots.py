@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.ui.plotting import COLORS, base_figure, rgba, vertical_line
+from dashboard.ui.plotting import COLORS, base_figure, log_ticks, rgba, vertical_line
 
 # Digits in the network's [-1, 1] scale drawn dark on light like ``images.tile`` (Greys: high = black);
 # signed terms (noise) blue below 0 and red above, white at 0, on a symmetric range given in the title.
@@ -77,6 +77,15 @@ def settling_figure(steps, rms_x0, rms_xt, current: int, *, labels: dict, height
 
 
 CALLS_TICKS = [10, 20, 50, 100, 200, 500, 1000]  # a log axis's default minor labels (2 3 4 ... 9) clutter it
+HEADROOM = 1.6  # the Fréchet axis reaches this factor above the highest point: its label ("DDIM-10") sits above it
+FOOTROOM = 1.25  # ... and this factor below the lowest value (the floor line), so the floor is not on the edge
+
+
+def frechet_range(rows: list[dict], floor: float | None) -> tuple[float, float] | None:
+    """(low, high) of the sampler figure's log y axis: every distance and the floor, with room for labels."""
+    values = [float(r["frechet"]) for r in rows] + ([float(floor)] if floor is not None else [])
+    values = [v for v in values if np.isfinite(v) and v > 0]
+    return (min(values) / FOOTROOM, max(values) * HEADROOM) if values else None
 
 
 def sampler_figure(rows: list[dict], floor: float | None, *, labels: dict, height: int = 300) -> go.Figure:
@@ -85,12 +94,16 @@ def sampler_figure(rows: list[dict], floor: float | None, *, labels: dict, heigh
     rows: {"key" ("ddpm", "ddim10", ...), "name", "calls", "frechet"}; DDPM (1000 calls) is the rightmost
     point. The x range is fixed (5 to 2000 calls) so a card with one sampler still shows the floor as a line.
     """
+    span = frechet_range(rows, floor)
+    yaxis = dict(type="log", **log_ticks(span)) if span else dict(type="log")
+    if span:
+        yaxis["range"] = [float(np.log10(span[0])), float(np.log10(span[1]))]
     fig = base_figure(height, x_title=labels["calls"], y_title=labels["frechet"], hovermode="closest",
-                      xaxis=dict(type="log", range=list(np.log10(CALLS_RANGE)), tickvals=CALLS_TICKS),
-                      yaxis=dict(type="log"))
+                      xaxis=dict(type="log", range=list(np.log10(CALLS_RANGE)), tickvals=CALLS_TICKS), yaxis=yaxis)
     short = ["DDPM" if r["key"] == "ddpm" else f"DDIM-{r['calls']}" for r in rows]
     fig.add_trace(go.Scatter(x=[r["calls"] for r in rows], y=[r["frechet"] for r in rows], mode="markers+text",
                              text=short, hovertext=[r["name"] for r in rows], textposition="top center",
+                             cliponaxis=False,  # a label above the top point is drawn even past the axis
                              name=labels["model"], marker=dict(size=10, color=rgba(COLORS["q"], 0.8),
                                                                line=dict(color=COLORS["q"], width=1))))
     if floor is not None:
@@ -102,7 +115,8 @@ def sampler_figure(rows: list[dict], floor: float | None, *, labels: dict, heigh
 def loss_figure(curve, *, labels: dict, height: int = 260) -> go.Figure:
     """The training loss of the model card: [[step, mean loss over the preceding window], ...]."""
     curve = np.asarray(curve, dtype=float).reshape(-1, 2)
-    fig = base_figure(height, x_title=labels["train_step"], y_title=labels["loss"], yaxis=dict(type="log"))
+    fig = base_figure(height, x_title=labels["train_step"], y_title=labels["loss"],
+                      yaxis=dict(type="log", **log_ticks(curve[:, 1])))
     fig.add_trace(go.Scatter(x=curve[:, 0], y=curve[:, 1], mode="lines+markers", name=labels["loss"],
                              marker=dict(size=4), line=dict(color=COLORS["accent"], width=2)))
     return fig

@@ -135,9 +135,11 @@ def sweep_figure(sweep, theta_now: float, *, labels: dict, height: int = 520) ->
              xanchor="right", yanchor="top", font=dict(color=COLORS["muted"])),
     ]
     kl_finite = np.concatenate([sweep.kl_pq[np.isfinite(sweep.kl_pq)], sweep.kl_qp[np.isfinite(sweep.kl_qp)]])
-    if np.isinf(sweep.kl_pq).any():
-        annotations.append(dict(text=labels["kl_infinite"], x=0.5, xref="x domain", y=0.9, yref="y domain",
-                                showarrow=False, font=dict(color=COLORS["bad"], size=14)))
+    if np.isinf(sweep.kl_pq).any():  # centred in the KL panel, in short lines: plotly never wraps a note,
+        # and one long line ran onto the JS panel once the panels were narrow (150% zoom, half a screen)
+        annotations.append(dict(text=labels["kl_infinite"], x=0.5, xref="x domain", xanchor="center", y=0.5,
+                                yref="y domain", yanchor="middle", showarrow=False, bgcolor="rgba(255,255,255,0.85)",
+                                font=dict(color=COLORS["bad"], size=13)))
     if kl_finite.size and kl_finite.max() < 1e-9:  # only θ = 0 is finite: keep that 0 visible
         layout["yaxis"]["range"] = [-0.05, 1.0]
     layout.update(height=height, shapes=shapes, annotations=annotations, hovermode="x unified",

@@ -293,10 +293,8 @@ def section() -> None:
                                speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S,
                                live=lambda tr: apply_settings(tr, settings))
     equations(settings.loss)
-    live.controls(KEY, steps=step_buttons())
     st.html(f"<style>.st-key-{KEY}_field, .st-key-{KEY}_curves {{contain: strict; height: {plots.HEIGHT}px;}}</style>")
-    with st.container(key=f"{KEY}_view"):
-        live.run(KEY, draw_factory(modes), message=stop_text(trainer))
+    live.run(KEY, draw_factory(modes), message=stop_text(trainer), steps=step_buttons())
     st.caption(t("gan_live.protocol", n=EVAL_SAMPLES, every=trainer.eval_every) if modes is not None
                else t("gan_live.no_modes"))
     with st.expander(t("gan_live.reading"), icon=":material/school:"):

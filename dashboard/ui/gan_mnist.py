@@ -133,7 +133,7 @@ def card_part(card: dict) -> None:
     half = evaluation.get("n_heldout", 2000) // 2
     entries = [("frechet", f"{m['samples_frechet_vs_half']:.1f}", t("gan_mnist.card.frechet_help", half=half)),
                ("floor", f"{m['frechet_floor_same_size']:.1f}", t("gan_mnist.card.floor_help", half=half)),
-               ("entropy", f"{m['samples_class_entropy']:.3f} / {math.log(10):.3f}", t("gan_mnist.card.entropy_help")),
+               ("entropy", f"{m['samples_class_entropy']:.2f} / {math.log(10):.2f}", t("gan_mnist.card.entropy_help")),
                ("confidence", f"{m['samples_mean_confidence']:.3f}", t("gan_mnist.card.confidence_help"))]
     for column, (key, value, help_text) in zip(st.columns(len(entries)), entries):
         column.metric(t(f"gan_mnist.card.{key}"), value, help=help_text, border=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.ui.plotting import COLORS, base_figure, rgba, vertical_line
+from dashboard.ui.plotting import COLORS, base_figure, log_ticks, rgba, vertical_line
 
 
 def _histogram(values, name: str, color: str, *, nbins: int = 40, opacity: float = 0.35, **extra) -> dict:
@@ -66,7 +66,8 @@ def mc_histogram_figure(estimates, expected: float, *, labels: dict, height: int
 def standard_error_figure(ns, empirical, theory, n_now: int, *, labels: dict, height: int = 300) -> go.Figure:
     """Standard error against n on log–log axes: a line of slope −1/2 (the 1/√n law)."""
     fig = base_figure(height, x_title="n", y_title=labels["standard_error"], hovermode="closest",
-                      xaxis=dict(type="log"), yaxis=dict(type="log"), shapes=[vertical_line(n_now)])
+                      xaxis=dict(type="log", **log_ticks(ns)), yaxis=dict(type="log", **log_ticks(empirical, theory)),
+                      shapes=[vertical_line(n_now)])
     fig.add_traces([
         dict(type="scatter", x=ns, y=theory, name=labels["theory"], mode="lines",
              line=dict(color=COLORS["p"], dash="dash", width=2)),
@@ -80,7 +81,8 @@ def capacity_figure(values, train, test, current, *, x_title: str, labels: dict,
                     reverse_x: bool = False, height: int = 320) -> go.Figure:
     """Train vs held-out average log-likelihood as capacity grows; the gap between them is
     overfitting. ``reverse_x`` puts small bandwidths (high capacity) on the right."""
-    xaxis = dict(type="log" if log_x else "linear", autorange="reversed" if reverse_x else True)
+    xaxis = dict(type="log" if log_x else "linear", autorange="reversed" if reverse_x else True,
+                 **(log_ticks(values) if log_x else {}))
     fig = base_figure(height, x_title=x_title, y_title=labels["avg_loglik"], xaxis=xaxis,
                       shapes=[vertical_line(current)])
     fig.add_traces([
@@ -95,9 +97,9 @@ def capacity_figure(values, train, test, current, *, x_title: str, labels: dict,
 def nearest_figure(model_distances, data_distances, *, labels: dict, height: int = 300) -> go.Figure:
     """How far samples land from their nearest training point: copies sit at ~0."""
     floor = 1e-6  # log axis: an exact copy (distance 0) is drawn at the floor
-    fig = base_figure(height, x_title=labels["nearest"], y_title=labels["count"], barmode="overlay",
-                      xaxis=dict(type="log"))
     bins = np.logspace(np.log10(floor), np.log10(max(float(np.max(data_distances)), 1e-3)), 40)
+    fig = base_figure(height, x_title=labels["nearest"], y_title=labels["count"], barmode="overlay",
+                      xaxis=dict(type="log", **log_ticks(bins)))
     for values, name, color in ((model_distances, labels["model_samples"], COLORS["q"]),
                                 (data_distances, labels["fresh_data"], COLORS["p"])):
         counts, edges = np.histogram(np.maximum(values, floor), bins=bins)

@@ -27,14 +27,13 @@ Example (the page supplies the trainer factory and the drawing function)::
 
     config = MLEConfig(family="gaussian", lr=0.05)
     trainer = live.trainer_for("mle", config, lambda: MLETrainer(config, data))
-    live.controls("mle")                       # play / pause, step, reset, speed
-    live.run("mle", draw=lambda tr: st.plotly_chart(figure_of(tr)))
+    live.run("mle", draw=lambda tr: st.plotly_chart(figure_of(tr)))   # buttons, status, picture
 
 Settings that change while training (a learning rate) are applied under the trainer's lock::
 
     trainer = live.trainer_for("mle", identity, factory, live=lambda tr: tr.set_lr(lr))
 
-Other step buttons (the GAN's "step D only") are ``StepButton`` objects: ``controls(key, steps=[...])``.
+Other step buttons (the GAN's "step D only") are ``StepButton`` objects: ``run(key, draw, steps=[...])``.
 
 :func:`advance` and the callbacks touch only ``session_state``-like mappings, so they are tested
 without a browser (``tests/dashboard/test_live_training.py``).
@@ -223,22 +222,28 @@ def controls(key: str, *, step_sizes=(1, 10), steps: list[StepButton] | None = N
                                         format_func=labeler("training.speeds"), key=f"{key}_speed")
 
 
-def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] | None = None) -> None:
-    """Draw the trainer, and keep training it while playing (a self-rerunning fragment).
+def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] | None = None,
+        step_sizes=(1, 10), steps: list[StepButton] | None = None) -> None:
+    """The live panel: the button row (:func:`controls`), the status line and ``draw(trainer)``.
 
-    ``message(stop) -> str`` words a stop for this page (default :func:`stop_message`).
+    The panel is a fragment, so a button press reruns the panel alone, not the page: pause shows
+    within one tick wherever the panel sits (a whole-page rerun of the diffusion chapter takes
+    seconds). While playing, the picture is a fragment nested inside it that reruns itself every
+    interval; pausing reruns the panel without that child, and Streamlit then cancels the child's
+    timer. Within the panel, elements of a run in flight are not dimmed: a tick replaces them within
+    a fraction of a second, and fading them to a third of their opacity at every tick flickers.
+
+    ``message(stop) -> str`` words a stop for this page (default :func:`stop_message`);
+    ``step_sizes`` and ``steps`` are :func:`controls`'s.
     """
-    s = slot(key)
-    interval_s = INTERVAL_S if s.interval_s is None else s.interval_s
     message = stop_message if message is None else message
 
-    @st.fragment(run_every=interval_s if s.playing else None)
-    def live_view() -> None:
+    def picture(s: Slot) -> None:
         with s.lock:  # the tick and the picture of it: no other run of this session steps in between
             if s.playing:
                 advance(s)
                 if not s.playing:  # the trainer stopped itself during this tick
-                    st.rerun(scope="app")  # redraw the buttons as paused and stop the timer
+                    st.rerun(scope="app")  # redraw the buttons as paused; the ticking child goes away
             if s.trainer.stopped is not None:
                 st.warning(message(s.trainer.stopped), icon=":material/warning:")
             status = t("training.status_playing" if s.playing else "training.status_paused",
@@ -246,4 +251,28 @@ def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] 
             st.caption(status)
             draw(s.trainer)
 
-    live_view()
+    @st.fragment
+    def panel() -> None:
+        s = slot(key)
+        controls(key, step_sizes=step_sizes, steps=steps)
+        with st.container(key=f"{key}_view"):
+            # Two fragments of the same shape at the same place: the picture's elements are replaced in
+            # place when play or pause switches between them (no second copy while the panel reruns),
+            # and the one left out is dropped, which cancels its timer.
+            if s.playing:
+                @st.fragment(run_every=INTERVAL_S if s.interval_s is None else s.interval_s)
+                def ticking() -> None:
+                    picture(slot(key))
+
+                ticking()
+            else:
+                @st.fragment
+                def still() -> None:
+                    picture(slot(key))
+
+                still()
+
+    with st.container(key=f"{key}_panel"):
+        st.html(f"<style>.st-key-{key}_panel [data-stale='true'] {{opacity: 1 !important; "
+                "transition: none !important;}</style>")
+        panel()

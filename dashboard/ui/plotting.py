@@ -21,6 +21,14 @@ COLORS = {
     "bad": "#dc2626",
 }
 
+# One colour per MNIST digit class (index = digit), wherever digits are coloured by label: the first
+# ten colours of CARTO's "Safe" scheme (Paul Tol's colour-blind-safe "muted" set plus a dark brown).
+# Every pair stays apart under simulated deuteranopia, protanopia and tritanopia, none is pale enough
+# to vanish on the white plot background, and digits whose codes mingle (3/5/8, 4/9, 7/9, 1/7) got
+# the most different pairs (tests/dashboard/test_palette.py measures all three).
+CLASS_COLORS = ("#AA4499", "#661100", "#DDCC77", "#882255", "#CC6677",
+                "#88CCEE", "#117733", "#44AA99", "#999933", "#332288")
+
 
 def rgba(hex_color: str, alpha: float) -> str:
     """'#rrggbb' -> 'rgba(r,g,b,alpha)' for translucent fills."""
@@ -122,22 +130,137 @@ def format_value(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _clip_segment(p, q, low, high):
+    """The part (a, b) of segment p -> q inside the box [low, high] (Liang-Barsky), or None."""
+    d = q - p
+    t0, t1 = 0.0, 1.0
+    for axis in range(2):
+        for step, room in ((-d[axis], p[axis] - low[axis]), (d[axis], high[axis] - p[axis])):
+            if step == 0.0:
+                if room < 0.0:
+                    return None
+                continue
+            r = room / step
+            if step < 0.0:
+                t0 = max(t0, r)
+            else:
+                t1 = min(t1, r)
+    return (p + t0 * d, p + t1 * d) if t0 <= t1 else None
+
+
+def clip_path(path, x_range, y_range) -> tuple[np.ndarray, np.ndarray]:
+    """The polyline ``path`` (m, 2) cut to the box x_range x y_range: (points (k, 2) with NaN rows where
+    the line leaves the box, so plotly draws a gap; exits (e, 2), where it crossed the border outward).
+    Segments with a non-finite end are dropped."""
+    path = np.asarray(path, dtype=float).reshape(-1, 2)
+    low = np.array([min(x_range), min(y_range)], dtype=float)
+    high = np.array([max(x_range), max(y_range)], dtype=float)
+    if len(path) == 1:
+        inside = bool(np.all(np.isfinite(path)) and np.all((path >= low) & (path <= high)))
+        return (path.copy() if inside else np.zeros((0, 2))), np.zeros((0, 2))
+    points: list[np.ndarray] = []
+    exits: list[np.ndarray] = []
+    gap = np.full(2, np.nan)
+    for p, q in zip(path[:-1], path[1:]):
+        part = _clip_segment(p, q, low, high) if np.all(np.isfinite(p)) and np.all(np.isfinite(q)) else None
+        if part is None:
+            continue
+        a, b = part
+        if not points or not np.array_equal(points[-1], a):
+            points += ([gap] if points else []) + [a]
+        points.append(b)
+        if not np.array_equal(b, q):  # the segment was cut at its end: it left the box there
+            exits.append(b)
+    return (np.array(points) if points else np.zeros((0, 2))), (np.array(exits) if exits else np.zeros((0, 2)))
+
+
 def surface_with_path(x, y, z, path, *, x_title: str, y_title: str, z_title: str, path_name: str,
-                      end_name: str, colorscale: str = "Blues_r", height: int = 340) -> go.Figure:
+                      end_name: str, colorscale: str = "Blues_r", height: int = 340, exit_name: str | None = None
+                      ) -> go.Figure:
     """Contours of a function of two parameters with an optimiser's path drawn on top.
 
     ``z`` has shape (len(y), len(x)); ``path`` is (steps, 2) of (x, y), start first. Used for
-    every "loss landscape + where gradient descent went" picture in the course.
+    every "loss landscape + where gradient descent went" picture in the course. With ``exit_name``
+    the view stays on the surface: the path is cut at its border (``clip_path``), each place it
+    left is marked with an x, and the end is drawn only while it is on the surface.
     """
     path = np.asarray(path, dtype=float)
-    fig = base_figure(height, x_title=x_title, y_title=y_title, hovermode="closest")
+    layout: dict = {}
+    line, end = path, path[-1:]
+    if exit_name is not None:
+        x_range = [float(np.min(x)), float(np.max(x))]
+        y_range = [float(np.min(y)), float(np.max(y))]
+        line, exits = clip_path(path, x_range, y_range)
+        on_surface = bool(np.all(np.isfinite(path[-1])) and x_range[0] <= path[-1, 0] <= x_range[1]
+                          and y_range[0] <= path[-1, 1] <= y_range[1])
+        end = path[-1:] if on_surface else np.zeros((0, 2))
+        layout = dict(xaxis=dict(range=x_range), yaxis=dict(range=y_range))
+    fig = base_figure(height, x_title=x_title, y_title=y_title, hovermode="closest", **layout)
     fig.add_traces([
         dict(type="contour", x=x, y=y, z=z, colorscale=colorscale, contours=dict(showlines=False), ncontours=25,
              name=z_title, colorbar=dict(title=dict(text=z_title, side="right"), thickness=12),
              hovertemplate="%{x:.2f}, %{y:.2f}: %{z:.3f}<extra></extra>"),
-        dict(type="scatter", x=path[:, 0], y=path[:, 1], mode="lines+markers", name=path_name,
+        dict(type="scatter", x=line[:, 0], y=line[:, 1], mode="lines+markers", name=path_name,
              line=dict(color=COLORS["q"], width=2), marker=dict(size=5)),
-        dict(type="scatter", x=path[-1:, 0], y=path[-1:, 1], mode="markers", name=end_name,
+        dict(type="scatter", x=end[:, 0], y=end[:, 1], mode="markers", name=end_name,
              marker=dict(color=COLORS["q"], size=14, symbol="star")),
     ])
+    if exit_name is not None and len(exits):
+        fig.add_trace(dict(type="scatter", x=exits[:, 0], y=exits[:, 1], mode="markers", name=exit_name,
+                           cliponaxis=False, marker=dict(color=COLORS["bad"], size=13, symbol="x-thin",
+                                                         line=dict(color=COLORS["bad"], width=3))))
     return fig
+
+
+LOG_MANTISSAS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 5.0), (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0))
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_label(exponent: float) -> str:
+    """10 to a (rounded) power as text, '10²⁰⁵': a number too large for a float can still be named."""
+    return "10" + str(int(round(exponent))).translate(SUPERSCRIPT)
+
+
+def tick_label(value: float, powers: bool = False) -> str:
+    """A log-axis label written out in full: '0.02', '500', '20000', or '2·10⁻⁵' / '10⁶' outside [0.001, 1e5)
+    (and always as a power of ten with ``powers``, so one axis does not mix '0.01' with '10⁶')."""
+    if not powers and 1e-3 <= value < 1e5:
+        return f"{value:g}"
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = value / 10.0**exponent
+    power = f"10{str(exponent).translate(SUPERSCRIPT)}"
+    return power if abs(mantissa - 1.0) < 1e-9 else f"{mantissa:g}·{power}"
+
+
+def log_ticks(*values, at_least: int = 3, at_most: int = 8) -> dict:
+    """``tickvals`` / ``ticktext`` for a log axis that will show ``values`` (finite positive entries count).
+
+    Plotly's own log ticks label the minor steps with a bare digit ("5 10 2 5 100 2 5 1000"), which
+    reads as nonsense. Here every label is a whole number: powers of ten when they put ``at_least``
+    ticks inside the values' range (every k-th power when there would be more than ``at_most``), else
+    the first of 1-2-5, 1-2-3-5 or 1-1.5-2-3-4-5-6-8 steps that does. Powers of ten are written 10ᵏ
+    when any of them would leave [0.001, 1e5). Returns {} (plotly's default ticks) when no value is
+    positive or the range is too narrow for any set.
+    """
+    flat = np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in values]) if values else np.zeros(0)
+    flat = flat[np.isfinite(flat) & (flat > 0)]
+    if not flat.size:
+        return {}
+    low, high = float(flat.min()), float(flat.max())
+    if high <= low * 1.0000001:
+        low, high = low / 2.0, high * 2.0  # one value: a factor of 2 either side
+    first, last = math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1
+    for mantissas in LOG_MANTISSAS:
+        ticks = [m * 10.0**k for k in range(first, last + 1) for m in mantissas]
+        inside = [v for v in ticks if low * (1 - 1e-9) <= v <= high * (1 + 1e-9)]
+        if len(inside) < at_least:
+            continue
+        powers = False
+        if len(mantissas) == 1:
+            if len(inside) > at_most:  # many decades: every k-th power, anchored at 1
+                k = math.ceil(len(inside) / at_most)
+                ticks = [v for v in ticks if round(math.log10(v)) % k == 0]
+                inside = [v for v in inside if round(math.log10(v)) % k == 0]
+            powers = not all(1e-3 <= v < 1e5 for v in inside)
+        return {"tickvals": ticks, "ticktext": [tick_label(v, powers) for v in ticks]}
+    return {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.ui.plotting import COLORS, base_figure, rgba
+from dashboard.ui.plotting import CLASS_COLORS, COLORS, base_figure, rgba
 
 
 def data_space_figure(curve, x, sigma: float, *, labels: dict, height: int = 340) -> go.Figure:
@@ -119,19 +119,22 @@ def latent_figure(latents, colour, *, labels: dict, height: int = 330) -> go.Fig
 
 
 def training_curves_figure(history, *, labels: dict, height: int = 330) -> go.Figure:
-    """ELBO, reconstruction and KL per step, with the exact log p(x) and the gap where computed."""
+    """Per step: the one-sample ELBO, reconstruction and KL on that step's training batch (thin lines);
+    where evaluated, on the fixed evaluation points: log p(x), the ELBO and the gap (markers)."""
     fig = base_figure(height, x_title=labels["step"], y_title=labels["nats"], hovermode="x unified")
-    steps = history["step"]
+    steps, exact = history["step"], history["exact_steps"]
     fig.add_traces([
-        dict(type="scatter", x=steps, y=history["reconstruction"], name=labels["reconstruction"], mode="lines",
-             line=dict(color=COLORS["muted"], width=1.5)),
-        dict(type="scatter", x=steps, y=history["elbo"], name=labels["elbo"], mode="lines",
+        dict(type="scatter", x=steps, y=history["reconstruction"], name=labels["batch_reconstruction"],
+             mode="lines", line=dict(color=COLORS["muted"], width=1.5)),
+        dict(type="scatter", x=steps, y=history["elbo"], name=labels["batch_elbo"], mode="lines",
              line=dict(color=COLORS["q"], width=1.5)),
-        dict(type="scatter", x=steps, y=history["kl"], name=labels["kl"], mode="lines",
+        dict(type="scatter", x=steps, y=history["kl"], name=labels["batch_kl"], mode="lines",
              line=dict(color=COLORS["accent"], width=1.5)),
-        dict(type="scatter", x=history["exact_steps"], y=history["log_px"], name=labels["log_px"],
-             mode="lines+markers", line=dict(color=COLORS["p"], width=2.5)),
-        dict(type="scatter", x=history["exact_steps"], y=history["gap"], name=labels["gap"], mode="lines+markers",
+        dict(type="scatter", x=exact, y=history["log_px"], name=labels["eval_log_px"], mode="lines+markers",
+             line=dict(color=COLORS["p"], width=2.5)),
+        dict(type="scatter", x=exact, y=history["eval_elbo"], name=labels["eval_elbo"], mode="markers",
+             marker=dict(color=COLORS["q"], size=6, symbol="diamond")),
+        dict(type="scatter", x=exact, y=history["gap"], name=labels["eval_gap"], mode="lines+markers",
              line=dict(color=COLORS["bad"], width=2, dash="dot")),
     ])
     return fig
@@ -148,6 +151,6 @@ def codes_figure(codes, classes, *, labels: dict, height: int = 380) -> go.Figur
     for digit in range(10):
         mask = classes == digit
         traces.append(dict(type="scatter", x=codes[mask, 0], y=codes[mask, 1], mode="markers", name=str(digit),
-                           marker=dict(size=4, opacity=0.7)))
+                           marker=dict(size=4, opacity=0.7, color=CLASS_COLORS[digit])))
     fig.add_traces(traces)
     return fig

@@ -1,4 +1,4 @@
-"""Home: the course as a map, and a card per chapter (unbuilt chapters say "coming soon")."""
+"""Home: the course as a map, and a card per chapter (an unbuilt chapter would say "coming soon")."""
 
 import html
 
@@ -6,11 +6,11 @@ import streamlit as st
 
 from dashboard.ui.course import CHAPTERS
 from dashboard.ui.i18n import t
-from dashboard.ui.models import HEADLINE, SHIPPED, mnist_status, pretrained
+from dashboard.ui.models import HEADLINE, SHIPPED, metric_text, mnist_status, pretrained
 
 
 def course_map_html() -> str:
-    """The story line as a row of boxes and labelled arrows (built chapters filled, the rest dashed)."""
+    """The story line as boxes and labelled arrows: a row, or a column where a row does not fit."""
     parts = []
     for number, chapter in enumerate(CHAPTERS, start=1):
         if number > 1:
@@ -19,19 +19,29 @@ def course_map_html() -> str:
         state = "ready" if chapter.view else "soon"
         title = html.escape(t(f"home.chapters.{chapter.key}.title"))
         parts.append(f'<div class="step {state}"><small>{number}</small>{title}</div>')
-    return MAP_STYLE + '<div class="course-map">' + "".join(parts) + "</div>"
+    return MAP_STYLE + '<div class="course-wrap"><div class="course-map">' + "".join(parts) + "</div></div>"
 
 
 MAP_STYLE = """<style>
-.course-map {display: flex; align-items: center; gap: 0.25rem; overflow-x: auto; margin: 0.5rem 0 1rem;}
-.course-map .step {flex: 1 1 0; min-width: 6rem; padding: 0.7rem 0.6rem; border-radius: 0.7rem;
-  text-align: center; font-weight: 600; font-size: 1.05rem; line-height: 1.25;}
+.course-wrap {container-type: inline-size; margin: 0.5rem 0 1rem;}
+.course-map {display: flex; align-items: stretch; gap: 0.25rem;}
+.course-map .step {flex: 1 1 0; min-width: min-content; padding: 0.6rem 0.5rem; border-radius: 0.7rem;
+  display: flex; flex-direction: column; justify-content: center;
+  text-align: center; font-weight: 600; font-size: 1rem; line-height: 1.25; word-break: keep-all;}
 .course-map .step small {display: block; font-size: 0.8rem; font-weight: 400; opacity: 0.7;}
 .course-map .ready {background: #dbeafe; border: 2px solid #2563eb;}
 .course-map .soon {border: 2px dashed #94a3b8; color: #475569;}
-.course-map .arrow {display: flex; flex-direction: column; align-items: center; flex: 0 0 5.5rem;
-  color: #475569; font-size: 0.8rem; text-align: center;}
+.course-map .arrow {display: flex; flex-direction: column; justify-content: center; align-items: center;
+  flex: 0 1 4.5rem; min-width: 3rem; color: #475569; font-size: 0.75rem; line-height: 1.2; text-align: center;
+  word-break: keep-all; overflow-wrap: anywhere;}
 .course-map .arrow b {font-size: 1.6rem; line-height: 1;}
+/* Too narrow for a row of five (150% zoom, a phone, a half-screen window): the story runs down. */
+@container (max-width: 40rem) {
+  .course-map {flex-direction: column;}
+  .course-map .step {flex: none;}
+  .course-map .arrow {flex: none; flex-direction: row-reverse; justify-content: center; gap: 0.5rem;}
+  .course-map .arrow b {transform: rotate(90deg);}
+}
 </style>"""
 
 
@@ -48,9 +58,7 @@ def chapter_card(number: int, chapter) -> None:
         text, equation = st.columns([1, 1], vertical_alignment="center")
         with text:
             st.subheader(f"{number}. {t(prefix + '.title')}", anchor=False)
-            if chapter.view:
-                st.badge(t("home.ready"), icon=":material/check:", color="green")
-            else:
+            if not chapter.view:  # a built chapter needs no badge: its "open" link says it
                 st.badge(t("home.coming_soon"), icon=":material/schedule:", color="gray")
             st.markdown(t(prefix + ".blurb"))
             if chapter.view:
@@ -78,7 +86,8 @@ for name in SHIPPED:
     loaded = pretrained(name)
     if loaded is not None:
         _, card = loaded
-        metrics = ", ".join(f"{t(f'home.models.metric.{key}')} {card['metrics'][key]:.4g}" for key in HEADLINE[name]
+        metrics = ", ".join(f"{t(f'home.models.metric.{key}')} {metric_text(key, card['metrics'][key])}"
+                            for key in HEADLINE[name]
                             if isinstance(card.get("metrics", {}).get(key), (int, float)))  # an older card may lack one
         st.success(t("home.models.ready", name=name, metrics=metrics, data=data_text(card["data"]),
                      device=card["device"]["kind"], seconds=card["training"]["wall_time_s"],

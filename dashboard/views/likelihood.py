@@ -12,10 +12,10 @@ from dashboard.ui import likelihood_plots as plots
 from dashboard.ui import live_training as live
 from dashboard.ui.controls import DistSpec, distribution_controls
 from dashboard.ui.i18n import current_language, labeler, t, translate
-from dashboard.ui.plotting import format_value, plot_grid, surface_with_path
+from dashboard.ui.plotting import format_value, plot_grid, power_label, surface_with_path
 from engine import likelihood as L
 from engine import toy2d
-from engine.mle import MLEConfig, MLETrainer, loglik_surface
+from engine.mle import MLEConfig, MLETrainer, excursion, loglik_surface
 
 DEFAULT_DATA = DistSpec("mixture", location=0.0, scale=0.5, weight=0.35, separation=3.0)
 N_TEST = 2000  # held-out points: enough that their average is a sharp estimate of the expectation
@@ -213,7 +213,6 @@ def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
     live.trainer_for("mle", identity, lambda: MLETrainer(config, train),
                      live=lambda tr: (tr.set_optimizer(optimizer), tr.set_lr(lr)))
     st.latex(t("likelihood.live.update"))
-    live.controls("mle")
     means, log_stds, surface, best = surface_grid(spec, n, seed)
     labels = series_labels(current_language())
     x = plot_grid(spec.build())
@@ -227,7 +226,8 @@ def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
                 st.plotly_chart(surface_with_path(means, log_stds, surface, snap.path, x_title=labels["mean"],
                                                   y_title=labels["log_std"], z_title=labels["surface"],
                                                   path_name=labels["path"], end_name=labels["end"],
-                                                  colorscale="Viridis"), key="live_surface")
+                                                  colorscale="Viridis", exit_name=t("likelihood.live.exit")),
+                                key="live_surface")
             else:
                 st.plotly_chart(plots.training_curve_figure(history, best, labels=labels), key="live_curve")
         with b:
@@ -236,6 +236,12 @@ def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
                             key="live_density")
         if history:
             st.caption(t("likelihood.live.progress", ll=history[-1], best=best))
+        went = excursion(snap.path, means[[0, -1]], log_stds[[0, -1]]) if family == "gaussian" else None
+        if went is not None:  # the surface is drawn on a fixed box: say where the path went and why
+            mu, log_sigma = went.farthest
+            st.warning(t("likelihood.live.left_region_" + ("adam" if trainer.optimizer_name == "adam" else "sgd"),
+                         first=went.first, mu=mu, log_sigma=log_sigma, sigma=power_label(log_sigma / np.log(10.0)),
+                         jump=went.largest_jump, lr=trainer.lr), icon=":material/open_in_full:")
 
     live.run("mle", draw)
 

@@ -21,6 +21,7 @@ from dashboard.ui.plotting import format_value, surface_with_path
 from engine import latent, toy2d
 from engine.distributions import Normal
 from engine.vae import VAEConfig
+from engine.vae_mnist import TABLE_SAMPLES, iwae_table
 from engine.vae_toy import PRESETS, ToyLVM
 from engine.vae_trainer import VAETrainer
 
@@ -30,7 +31,8 @@ IWAE_KS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 IWAE_REPEATS = 100  # L_K draws per K: the error bars are their standard error
 SERIES = ("curve", "sigma", "x", "density", "posterior", "q", "nats", "spread", "iwae", "log_px", "elbo",
           "reconstruction", "kl_prior", "gap", "mu", "log_s", "surface", "path", "end", "data", "reconstructions",
-          "samples", "noisy_samples", "prior", "codes", "step", "kl")  # labels: vae.series.*
+          "samples", "noisy_samples", "prior", "codes", "step", "batch_elbo", "batch_reconstruction", "batch_kl",
+          "eval_log_px", "eval_elbo", "eval_gap")  # labels: vae.series.*
 
 
 def series_labels(lang: str) -> dict:
@@ -105,7 +107,8 @@ def toy_section() -> None:
     gap = numbers["log_px"] - elbo.elbo
     entries = [("log_px", numbers["log_px"]), ("elbo", elbo.elbo), ("gap", gap), ("kl_post", numbers["kl_post"]),
                ("reconstruction", elbo.reconstruction), ("kl_prior", elbo.kl_prior)]
-    for column, (key, value) in zip(st.columns(6), entries):
+    columns = [column for row in range(2) for column in st.columns(3)]  # six boxes of three rows: numbers fit
+    for column, (key, value) in zip(columns, entries):
         column.metric(t(f"vae.metrics.{key}"), format_value(value, 3), help=t(f"vae.metrics.{key}_help"), border=True)
     st.caption(t("vae.metrics.identity", gap=gap, kl=numbers["kl_post"], diff=abs(gap - numbers["kl_post"])))
     left, right = st.columns(2)
@@ -158,7 +161,6 @@ def live_section() -> None:
     live.trainer_for("vae", identity, lambda: VAETrainer(config, data), speed="fast",
                      live=lambda tr: (tr.set_beta(beta), tr.set_lr(lr)))
     st.latex(t("vae.live.objective"))
-    live.controls("vae", step_sizes=(10, 100))
     colour = np.arctan2(data[:, 1], data[:, 0])  # colour by angle: neighbourhoods stay visible in latent space
     labels = series_labels(current_language())
 
@@ -171,13 +173,15 @@ def live_section() -> None:
         with right:
             if trainer.history:
                 st.plotly_chart(plots.training_curves_figure(snap.history, labels=labels), key="vae_live_curves")
-        if trainer.history:
-            last = trainer.history[-1]
-            st.caption(t("vae.live.numbers", elbo=last["elbo"], kl=last["kl"], log_px=snap.log_px, gap=snap.gap))
-            if last["kl"] < 0.05 and trainer.beta >= 2.0 and trainer.step_count >= 300:
-                st.info(t("vae.live.collapse", beta=trainer.beta), icon=":material/info:")
+        if trainer.history:  # every number on the same fixed evaluation points, at the current parameters
+            st.caption(t("vae.live.numbers", n=snap.eval_points, step=snap.step, elbo=snap.elbo,
+                         reconstruction=snap.reconstruction, kl=snap.kl, gap=snap.gap, log_px=snap.log_px,
+                         samples=VAETrainer.ELBO_SAMPLES))
+            if snap.collapsed:
+                st.info(t("vae.live.collapse", beta=trainer.beta, kl=snap.kl, spread=snap.reconstruction_spread),
+                        icon=":material/info:")
 
-    live.run("vae", draw)
+    live.run("vae", draw, step_sizes=(10, 100))
 
 
 @st.cache_resource(show_spinner=False)
@@ -208,8 +212,7 @@ def latent_views(_models: tuple, names: tuple, n_codes: int = 1000):
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def mnist_bounds(_vae, first: int, count: int):
-    images = heldout_digits()[0][first:first + count]
-    return latent.likelihood_bounds(_vae, images, ks=(1, 10, 100, 1000, 5000), repeats=5, seed=0)
+    return iwae_table(_vae, heldout_digits()[0][first:first + count], seed=0)
 
 
 def mnist_section() -> None:
@@ -282,14 +285,15 @@ def mnist_section() -> None:
                       elbo=m["heldout_elbo_same_digits"], iwae=m["heldout_iwae_loglik"],
                       se=m["heldout_iwae_loglik_se"], gap=m["heldout_iwae_loglik"] - m["heldout_elbo_same_digits"]))
         if digits is not None:
-            with st.spinner(t("vae.mnist.computing")):
+            with st.spinner(t("vae.mnist.computing", samples=TABLE_SAMPLES)):
                 bounds = mnist_bounds(loaded["vae"][0], 0, 8)
             st.image(tile(digits[0][:8] / 255.0, 8), clamp=True, width="stretch")
             table = {t("vae.mnist.digit"): list(range(8))}
-            for j, k in enumerate(bounds["ks"]):
-                table[f"L_{k}"] = [f"{m:.2f} ± {e:.2f}" for m, e in zip(bounds["mean"][:, j], bounds["stderr"][:, j])]
+            for j, k in enumerate(bounds.ks):
+                table[f"L_{k}"] = [f"{m:.2f} ± {e:.2f}" for m, e in zip(bounds.mean[:, j], bounds.stderr[:, j])]
             st.dataframe(table, hide_index=True)
-            st.caption(t("vae.mnist.bounds_caption"))
+            st.caption(t("vae.mnist.bounds_caption", samples=TABLE_SAMPLES, k_max=bounds.ks[-1],
+                         groups=bounds.groups[-1]))
 
 
 st.title(t("vae.title"), anchor=False)

@@ -7,6 +7,7 @@ T is a message, Korean renders, and the 2D part works without MNIST."""
 import functools
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -194,3 +195,16 @@ def test_without_mnist_the_2d_part_still_works(open_page, tmp_path, monkeypatch)
         assert "MNIST pixels: upper bound" not in {tr["name"] for tr in chart(at, F.KEY + "kl")["data"]}
     finally:
         mnist_status.clear()
+
+
+def test_the_intro_says_the_path_is_an_arc_not_a_straight_line():
+    """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps = cos(theta) x_0 + sin(theta) eps traces an arc of an
+    ellipse (tests/engine/test_diffusion_exact.py checks the geometry); the text once said "straight line"."""
+    from dashboard.ui.i18n import translate
+
+    english, korean = translate("en", "diffusion_forward.intro"), translate("ko", "diffusion_forward.intro")
+    assert "arc" in english and "ellipse" in english
+    assert all(match == "not a straight" for match in re.findall(r"\w+ a straight", english)), english
+    assert "on a straight line" not in english
+    assert "호" in korean and "타원" in korean
+    assert all(korean[i:].startswith("직선이 아니라") for i in [m.start() for m in re.finditer("직선", korean)]), korean

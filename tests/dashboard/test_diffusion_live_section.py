@@ -87,9 +87,15 @@ def test_the_reverse_film_is_a_client_side_animation_of_the_sampling_chain(app):
     assert 2 <= len(frames) <= 51 and frames[0]["name"] == str(total) and frames[-1]["name"] == "0"
     assert spec["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"  # play runs in the browser
     assert [s["label"] for s in spec["layout"]["sliders"][0]["steps"]] == [f["name"] for f in frames]
-    x0, _ = trainer.sample(1000, seed=0)  # the film's last frame is the model's sample with the film's seed
+    # at first view (nothing trained) the chain is the exact predictor's; the film's last frame is its sample
+    x0, _ = trainer.sample(1000, seed=0, predictor="exact")
     np.testing.assert_allclose(values(frames[-1]["data"][0]["x"]), thin(x0, 500)[:, 0], rtol=1e-5, atol=1e-5)
     assert len(values(frames[0]["data"][0]["x"])) == 500
+    app.radio(key=diffusion_step2d.PREDICTOR_KEY).set_value("network").run()  # the network's own chain
+    assert not app.exception
+    x0, _ = trainer.sample(1000, seed=0)
+    last = chart(app, f"{KEY}_film")["frames"][-1]["data"][0]["x"]
+    np.testing.assert_allclose(values(last), thin(x0, 500)[:, 0], rtol=1e-5, atol=1e-5)
 
 
 def test_step_buttons_advance_and_the_loss_curve_shows_the_history(app):
@@ -109,6 +115,7 @@ def test_step_buttons_advance_and_the_loss_curve_shows_the_history(app):
 def test_the_one_step_numbers_are_p_sample_on_the_same_inputs(app):
     trainer = slot(app).trainer
     app.button(key=f"{KEY}_step100").click().run()
+    app.radio(key=diffusion_step2d.PREDICTOR_KEY).set_value("network").run()  # exact below 500 steps
     app.number_input(key=f"{KEY}_step_particle").set_value(7).run()
     app.slider(key=f"{KEY}_step_t").set_value(13).run()
     app.number_input(key=f"{KEY}_step_seed").set_value(3).run()
@@ -219,3 +226,64 @@ def test_a_diverging_run_pauses_with_an_explanation_and_reset_recovers(app):
     assert trainer.stopped is None and trainer.step_count == 0 and not app.warning
     app.button(key=f"{KEY}_step1").click().run()
     assert trainer.stopped is None and np.isfinite(trainer.history[-1]["loss"])
+
+
+def test_the_first_view_runs_the_exact_predictor_and_stays_in_view():
+    """Nothing trained: an untrained network's chain lands thousands of units away (film max |x| 7,579 on
+    the default swiss roll), so the film, field and one-step view use eps* of the data, and say so."""
+    app = section_app(steps=None)
+    trainer = slot(app).trainer
+    assert trainer.step_count == 0 and app.radio(key=diffusion_step2d.PREDICTOR_KEY).value == "exact"
+    exact_label = translate("en", "diffusion_live.predictor.exact_label")
+    assert "exact noise predictor" in exact_label.lower() and "nothing trained" in exact_label
+    assert [i.value for i in app.info] == [translate("en", "diffusion_live.step.using", model=exact_label)]
+    table = app.dataframe[0].value
+    terms = table[["x₁", "x₂"]].to_numpy(float)  # x_t, eps*, x̂_0, μ̃, z, σz, x_{t-1} of particle 0 at t = T/2
+    assert np.all(np.isfinite(terms)) and np.abs(terms).max() < 10, terms
+    assert table.iloc[1][translate("en", "diffusion_live.step.symbol")] == "ε*(x_t, t)"
+    film = app.session_state[f"{KEY}_film_cache"][1]
+    assert film.predictor == "exact" and np.abs(film.frames).max() < 10
+    x_t = torch.as_tensor(film.at(trainer.config.steps // 2)[:1].astype(np.float64))
+    step = dm.p_sample(trainer.schedule, trainer.exact_model, x_t, trainer.config.steps // 2,
+                       torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(terms[1], step.eps[0].numpy(), rtol=1e-12, atol=1e-12)  # the table is eps*
+    assert any(r"\varepsilon^*(x_t, t)" in el.value for el in app.latex)
+    assert trace(chart(app, f"{KEY}_field"), translate("en", "diffusion_live.plot.score_exact"))
+
+
+def test_the_predictor_follows_training_until_the_student_picks_one(monkeypatch):
+    state: dict = {}
+    monkeypatch.setattr(diffusion_step2d.st, "session_state", state)
+
+    class Trainer:
+        step_count = 0
+
+    trainer = Trainer()
+    assert diffusion_step2d.predictor(trainer) == "exact"
+    trainer.step_count = diffusion_step2d.EXACT_UNTIL - 1
+    assert diffusion_step2d.predictor(trainer) == "exact"
+    trainer.step_count = diffusion_step2d.EXACT_UNTIL
+    assert diffusion_step2d.predictor(trainer) == "network"
+    state[diffusion_step2d.PREDICTOR_KEY] = "exact"  # the student picks the exact one: it holds from now on
+    diffusion_step2d._picked()
+    trainer.step_count = 10 * diffusion_step2d.EXACT_UNTIL
+    assert diffusion_step2d.predictor(trainer) == "exact"
+
+
+def test_the_log_axes_of_the_curves_label_each_tick_with_its_value():
+    """Plotly's own log ticks over several decades read "5 10 2 5 100 2 5 1000"; here every label is the
+    tick's value in full (or a power of ten), over the ranges an untrained-to-trained run spans."""
+    from dashboard.ui import diffusion_live_plots as plots
+
+    losses = np.geomspace(2.0, 0.3, 400)
+    evaluations = [{"step": 0, "sliced_w2": 2059.79}, {"step": 500, "sliced_w2": 0.2}, {"step": 1000, "sliced_w2": 0.1}]
+    labels = {name: name for name in ("loss", "sliced_w2", "floor", "times_floor", "loss_by_t", "loss_axis",
+                                      "w2_axis", "step", "t_axis", "loss_by_t_axis")}
+    spec = plots.curves_figure(losses, evaluations, 0.0478, (np.arange(20.0), np.ones(20)),
+                               labels=labels).to_plotly_json()
+    for axis, (low, high) in (("yaxis", (0.3, 2.0)), ("yaxis2", (0.0478, 2059.79))):
+        shown = [(v, text) for v, text in zip(spec["layout"][axis]["tickvals"], spec["layout"][axis]["ticktext"])
+                 if low <= v <= high]
+        assert len(shown) >= 3, (axis, shown)
+        for value, text in shown:
+            assert float(text) == pytest.approx(value, rel=1e-12), (axis, value, text)

@@ -268,3 +268,48 @@ def test_korean_section_is_korean(page_app):
     assert re.search(r"[\uac00-\ud7a3]", captions(at)[0])
     assert at.button(key="diffusion_mnist_generate").label == translate("ko", "diffusion_mnist.generate.button")
     assert translate("ko", "diffusion_mnist.samplers.columns.ratio") in table(at, "ko").columns
+
+
+def _parse_tick(text: str) -> float:
+    """'0.02' -> 0.02, '10⁵' -> 1e5, '2·10⁻⁵' -> 2e-5: every label of ``plotting.log_ticks`` is a whole number."""
+    digits = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+    if "10" in text and any(ch in text for ch in "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"):
+        mantissa, _, power = text.rpartition("10")
+        return float(mantissa.rstrip("·") or 1.0) * 10.0 ** int(power.translate(digits))
+    return float(text)
+
+
+@pytest.mark.parametrize("low, high", [(25.0, 160.0), (5.0, 1000.0), (0.05, 2059.0), (1e-6, 1.0), (0.4, 0.9),
+                                       (1e-4, 1e6)])
+def test_log_ticks_label_every_tick_with_its_own_value(low, high):
+    from dashboard.ui.plotting import log_ticks
+
+    ticks = log_ticks([low, high])
+    shown = [(v, text) for v, text in zip(ticks["tickvals"], ticks["ticktext"]) if low <= v <= high]
+    assert 3 <= len(shown) <= 8, shown
+    for value, text in shown:  # no bare "2" or "5" standing for 200 or 5000, as plotly's minor labels do
+        assert _parse_tick(text) == pytest.approx(value, rel=1e-12), (value, text)
+
+
+def test_sampler_figure_has_room_for_the_ddim10_label_and_readable_log_ticks():
+    from dashboard.ui import diffusion_mnist_plots as mnist_plots
+
+    card = checkpoints.read_card(ASSETS / "ddpm")
+    samplers, floor = card["evaluation"]["samplers"], card["metrics"]["frechet_floor_same_size"]
+    rows = [{"key": key, "name": key, "calls": 1000 if key == "ddpm" else int(key[4:]), "frechet": s["frechet"]}
+            for key, s in samplers.items()]
+    labels = {name: name for name in ("calls", "frechet", "model", "floor")}
+    spec = mnist_plots.sampler_figure(rows, floor, labels=labels).to_plotly_json()
+    yaxis = spec["layout"]["yaxis"]
+    low, high = (10.0 ** v for v in yaxis["range"])
+    top = max(r["frechet"] for r in rows)
+    assert low <= floor / 1.2 and high >= top * 1.5  # the floor off the edge, a label's height above the top point
+    points = spec["data"][0]
+    assert points["cliponaxis"] is False and "DDIM-10" in list(points["text"])
+    shown = [(v, text) for v, text in zip(yaxis["tickvals"], yaxis["ticktext"]) if low <= v <= high]
+    assert len(shown) >= 3 and all(_parse_tick(text) == pytest.approx(v) for v, text in shown)
+    curve = np.asarray(card["training"]["loss_curve"], dtype=float)  # the card's own training loss
+    yaxis = mnist_plots.loss_figure(curve, labels={"train_step": "s", "loss": "l"}).to_plotly_json()["layout"]["yaxis"]
+    low, high = curve[:, 1].min(), curve[:, 1].max()
+    shown = [(v, text) for v, text in zip(yaxis["tickvals"], yaxis["ticktext"]) if low <= v <= high]
+    assert len(shown) >= 3 and all(_parse_tick(text) == pytest.approx(v) for v, text in shown)

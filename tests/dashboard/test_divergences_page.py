@@ -108,6 +108,21 @@ def test_sweep_controls_rerun_without_error_and_move_the_marker(open_page):
     assert not [s for s in sweep["layout"].get("shapes", []) if s.get("type") == "rect"]
 
 
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_kl_infinity_note_is_centred_in_the_kl_panel_in_short_lines(open_page, lang):
+    """Plotly never wraps an annotation: the note sits in the middle of the KL panel (axes x/y), in
+    lines short enough for a panel about 100 px wide (150% zoom; tests/e2e/test_layout.py measures it)."""
+    from dashboard.ui.i18n import translate
+
+    sweep = chart(open_page(lang), "sweep_figure")  # the default sweep: two uniforms, KL(P‖Q) = ∞ for θ ≠ 0
+    text = translate(lang, "divergences.series.kl_infinite")
+    notes = [a for a in sweep["layout"]["annotations"] if a.get("text") == text]
+    assert len(notes) == 1
+    note = notes[0]
+    assert (note["xref"], note["yref"], note["x"], note["xanchor"]) == ("x domain", "y domain", 0.5, "center")
+    assert max(len(line) for line in text.split("<br>")) <= 12, text
+
+
 def test_point_clouds_and_parallel_lines_controls(open_page):
     at = open_page("en")
     at.selectbox(key="clouds_target").set_value("moons").run()

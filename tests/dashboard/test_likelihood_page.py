@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.ui.controls import DistSpec
+from dashboard.ui.plotting import clip_path
 from engine import likelihood as L
 from tests.dashboard.plotly_spec import chart, values
 
@@ -123,3 +124,43 @@ def test_korean_page_and_two_d_controls(open_page):
     one = float(metrics(at)["검증 평균 (2D)"])
     at.button_group(key="two_d_kind").set_value("mixture").run()
     assert float(metrics(at)["검증 평균 (2D)"]) > one, "a mixture follows the ring better than one Gaussian"
+
+
+def test_adam_at_lr_100_leaves_the_surface_the_path_stays_in_view_and_the_page_says_why(open_page):
+    at = open_page()
+    at.select_slider(key="live_lr").set_value(100.0).run()  # Adam is the default optimiser
+    for _ in range(3):
+        at.button(key="mle_step10").click().run()
+    assert not at.exception
+    trainer = at.session_state["live::mle"].trainer
+    path = trainer.snapshot().path
+    assert trainer.stopped is None and path[-1, 1] > 300  # no divergence: log σ strolled off to hundreds
+    left = [w.value for w in at.warning if "left the plotted region" in w.value]
+    assert len(left) == 1 and "Adam" in left[0] and "η = 100" in left[0] and "step 1 " in left[0], left
+    surface = chart(at, "live_surface")
+    x_range, y_range = surface["layout"]["xaxis"]["range"], surface["layout"]["yaxis"]["range"]
+    drawn = next(trace for trace in surface["data"] if trace.get("mode") == "lines+markers")
+    xs, ys = values(drawn["x"]), values(drawn["y"])
+    shown = np.isfinite(xs)
+    assert shown.sum() >= 2  # the start and the border crossing of the first step
+    assert np.all((xs[shown] >= x_range[0] - 1e-9) & (xs[shown] <= x_range[1] + 1e-9))
+    assert np.all((ys[shown] >= y_range[0] - 1e-9) & (ys[shown] <= y_range[1] + 1e-9))
+    exits = next(trace for trace in surface["data"] if trace.get("name") == "left the plotted region")
+    assert len(values(exits["x"])) >= 1
+    at.button(key="mle_reset").click().run()  # back at the start: nothing left the region
+    assert not any("left the plotted region" in w.value for w in at.warning)
+
+
+def test_clip_path_cuts_at_the_border_and_marks_the_exits():
+    path = np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0], [0.0, 0.5], [np.nan, 0.0], [0.5, 0.5]])
+    points, exits = clip_path(path, (-3.0, 3.0), (-1.0, 1.0))
+    np.testing.assert_allclose(exits, [[3.0, 0.0]])  # 2 -> 4 crosses x = 3
+    # inside, the cut, a gap (NaN) and back in at x = 3 a quarter of the way 4 -> 0 (y = 0.5 / 4); the NaN
+    # point's two segments are dropped
+    np.testing.assert_allclose(points, [[0, 0], [2, 0], [3, 0], [np.nan, np.nan], [3, 0.125], [0, 0.5]])
+    inside, none = clip_path(path[:3] / 2, (-3.0, 3.0), (-1.0, 1.0))
+    np.testing.assert_array_equal(inside, path[:3] / 2)
+    assert not len(none)
+    points, exits = clip_path([[-5.0, 0.0], [5.0, 0.0]], (-3.0, 3.0), (-1.0, 1.0))  # through the box and out
+    np.testing.assert_allclose(points, [[-3.0, 0.0], [3.0, 0.0]])
+    np.testing.assert_allclose(exits, [[3.0, 0.0]])

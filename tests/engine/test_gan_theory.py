@@ -3,6 +3,7 @@ Theorem 1) from two independent computations, the generator losses' gradients ag
 and a trained discriminator converging to D*."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -181,3 +182,26 @@ def test_unknown_data_name_and_wrong_types():
         G.data_distribution("moons")
     with pytest.raises(TypeError, match="p_g"):
         G.optimal_discriminator(Normal(0, 1), 3.0, [0.0])
+
+
+# ---------------------------------------------------------------- disjoint supports (issue 12)
+@pytest.mark.parametrize("p, q", [(Uniform(0.0, 1.0), Uniform(2.0, 3.0)),  # a gap where both densities are 0
+                                  (Uniform(0.0, 1.0), Uniform(1.0, 2.0)),  # touching supports
+                                  (Normal(0.0, 1.0), Uniform(40.0, 41.0))])  # p_g = 0 wherever p_data is not
+def test_disjoint_supports_give_the_exact_values_without_numpy_warnings(p, q):
+    """D* = 1 on p_data's support, 0 on p_g's; JS = log 2, so V(D*, G) = -log 4 + 2 log 2 = 0 exactly.
+    Every warning is an error here: -inf - -inf between the supports used to warn "invalid value"."""
+    x_data, x_gen = p.sample(50, np.random.default_rng(0)), q.sample(50, np.random.default_rng(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d_data, d_gen = G.optimal_discriminator(p, q, x_data), G.optimal_discriminator(p, q, x_gen)
+        game = G.game_at_optimum(p, q)
+        v_prob = G.value(p, q, lambda x: G.optimal_discriminator(p, q, x))
+        v_logit = G.value(p, q, lambda x: G.optimal_logit(p, q, x), logit=True)
+        mean_d = G.mean_d_star_on_generated(p, q)
+    np.testing.assert_array_equal(d_data[(x_data < 1.0)], 1.0)  # x = 1 is on both supports when they touch
+    np.testing.assert_array_equal(d_gen[(x_gen > 1.0)], 0.0)
+    assert game.js == pytest.approx(math.log(2.0), abs=1e-12)
+    for v in (game.value, game.identity, v_prob, v_logit):
+        assert v == pytest.approx(-LOG4 + 2 * math.log(2.0), abs=1e-12)  # = 0
+    assert mean_d == pytest.approx(0.0, abs=1e-12)

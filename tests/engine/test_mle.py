@@ -15,7 +15,7 @@ import torch
 
 from engine.distributions import Mixture, Normal
 from engine.likelihood import fit_gaussian
-from engine.mle import MLEConfig, MLESnapshot, MLETrainer, loglik_surface
+from engine.mle import MLEConfig, MLESnapshot, MLETrainer, excursion, loglik_surface
 from engine.training import Trainer
 
 REL = 1e-12
@@ -181,3 +181,33 @@ def test_device_argument_is_used(device):
     ref = MLETrainer(MLEConfig(family="mixture", k=2, seed=3), BIMODAL)
     # float64 on both; GPU reductions may sum in another order: agree to 1e-9 after 50 steps.
     np.testing.assert_allclose([h["loss"] for h in trainer.step(50)], [h["loss"] for h in ref.step(50)], rtol=1e-9)
+
+
+def test_excursion_says_where_a_path_left_a_box_and_how_far_it_went():
+    box = ((-4.0, 4.0), (-2.0, 2.0))
+    assert excursion([[-3.0, 1.0], [0.0, 0.0], [4.0, -2.0]], *box) is None  # the border is inside
+    went = excursion([[-3.0, 1.0], [0.0, 0.5], [1.0, 7.0], [2.0, 1.0], [30.0, -1.0]], *box)
+    assert went.first == 2 and went.farthest == (30.0, -1.0) and not went.now_inside
+    assert went.largest_jump == pytest.approx(math.hypot(28.0, 2.0), rel=1e-15)
+    back = excursion([[0.0, 0.0], [0.0, 9.0], [0.0, 1.0]], *box)
+    assert back.first == 1 and back.farthest == (0.0, 9.0) and back.now_inside and back.largest_jump == 9.0
+    broken = excursion([[0.0, 0.0], [np.nan, np.inf]], *box)  # a non-finite point is outside, not "farthest"
+    assert broken.first == 1 and all(math.isnan(v) for v in broken.farthest) and broken.largest_jump == 0.0
+
+
+def test_adam_at_lr_100_strides_about_lr_per_step_out_of_any_sensible_box():
+    """Adam's update is lr * m_hat / (sqrt(v_hat) + eps): its first step is exactly lr per parameter
+    (m_hat / sqrt(v_hat) = sign of the gradient), whatever the gradient's size; then the path does not
+    diverge (no non-finite loss) but drifts hundreds of units away in log sigma."""
+    trainer = MLETrainer(MLEConfig(optimizer="adam", lr=100.0), DATA)
+    trainer.step(1)
+    start, first = trainer.snapshot().path[:2]
+    _, grad = _nll_and_grad(DATA, *start)
+    # lr |g| / (|g| + eps) with torch's eps = 1e-8: 100 up to eps / |g| (|g| is 0.50 and 1.13 here)
+    np.testing.assert_allclose(first - start, -100.0 * grad / (np.abs(grad) + 1e-8), rtol=1e-10)
+    np.testing.assert_allclose(np.abs(first - start), 100.0, rtol=1e-6)
+    trainer.step(29)
+    assert trainer.stopped is None and trainer.step_count == 30
+    went = excursion(trainer.snapshot().path, (-4.0, 4.0), (-2.0, 2.0))
+    assert went is not None and went.first == 1 and not went.now_inside
+    assert went.farthest[1] > 300 and 90 < went.largest_jump < 150

@@ -20,7 +20,7 @@ import torch
 
 from engine import checkpoints, toy2d
 from engine.training import NON_FINITE, Trainer
-from engine.vae import VAE, Autoencoder, ELBOTerms, VAEConfig, config_from_card, log_marginal_grid
+from engine.vae import VAE, Autoencoder, ELBOTerms, VAEConfig, config_from_card, iwae_estimates, log_marginal_grid
 from engine.vae_trainer import VAESnapshot, VAETrainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,3 +323,63 @@ def test_cli_smoke_run_writes_a_vae_card(tmp_path):
     assert {"heldout_neg_elbo", "heldout_iwae_loglik", "samples_frechet"} <= set(card["metrics"])
     model = VAE(config_from_card(card["config"]))
     checkpoints.load_checkpoint(tmp_path / "vae2d", model)
+
+
+# ---------------------------------------------------------------- L_K from one pool (the MNIST page's table)
+NESTED_KS = (1, 10, 100, 1000)  # each divides the next: the pooled means are ordered (iwae_estimates)
+
+
+def test_log_weights_are_the_iwae_bound_s_weights(trained):
+    model, x = trained
+    log_w = model.log_weights(x, 300, gen(5))
+    assert log_w.shape == (300, len(x)) and log_w.dtype == torch.float64
+    expected = torch.logsumexp(log_w, 0) - math.log(300)
+    torch.testing.assert_close(model.iwae_bound(x, 300, gen(5)), expected, rtol=0, atol=1e-12)
+
+
+def test_iwae_estimates_cut_the_pool_into_independent_groups():
+    log_w = torch.randn(1000, 3, generator=gen(6), dtype=torch.float64) * 2.0  # (S, B)
+    table = iwae_estimates(log_w, (1, 5, 250))
+    assert table.groups == (1000, 200, 4) and table.mean.shape == table.stderr.shape == (3, 3)
+    torch.testing.assert_close(table.mean[:, 0], log_w.mean(0))  # K = 1: the mean log-weight (the ELBO)
+    torch.testing.assert_close(table.stderr[:, 0], log_w.std(0) / math.sqrt(1000))
+    draws = torch.logsumexp(log_w.reshape(4, 250, 3), 1) - math.log(250)  # groups of 250 consecutive samples
+    torch.testing.assert_close(table.mean[:, 2], draws.mean(0))
+    torch.testing.assert_close(table.stderr[:, 2], draws.std(0) / 2.0)
+    for bad in ((0, 10), (1, 600)):  # K < 1; fewer than two groups of the largest K
+        with pytest.raises(ValueError):
+            iwae_estimates(log_w, bad)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_nested_groups_order_the_estimates_whatever_the_draws(seed):
+    """Jensen, group by group, for any pool: here heavy-tailed log-weights (Student t, 2 dof)."""
+    rng = np.random.default_rng(seed)
+    log_w = torch.as_tensor(3.0 * rng.standard_t(2, size=(5000, 16)))
+    mean = iwae_estimates(log_w, NESTED_KS).mean
+    assert torch.all(mean[:, 1:] >= mean[:, :-1])
+
+
+def test_pooled_estimates_stay_below_the_exact_log_likelihood(trained):
+    model, x = trained
+    table = iwae_estimates(model.log_weights(x, 5000, gen(7)), NESTED_KS)
+    log_px = log_marginal_grid(model, x).mean().item()
+    mean, stderr = table.mean.mean(0), table.stderr.pow(2).mean(0).sqrt() / math.sqrt(len(x))  # over points
+    assert torch.all(mean <= log_px + 4 * stderr)  # E[L_K] <= log p(x)
+    assert mean[-1] > mean[0] + 4 * math.hypot(stderr[0], stderr[-1])  # and more samples help
+
+
+@needs_mnist
+def test_the_mnist_page_table_increases_with_k_and_reports_its_noise():
+    from engine.data.mnist import training_data
+    from engine.vae_mnist import TABLE_KS, TABLE_SAMPLES, iwae_table
+
+    model, _ = checkpoints.load_pretrained("vae", device="cpu")
+    digits = training_data().heldout_images[:8]  # the page's eight digits
+    table = iwae_table(model, digits, seed=0)
+    assert table.ks == TABLE_KS and table.groups == tuple(TABLE_SAMPLES // k for k in TABLE_KS)
+    assert table.mean.shape == table.stderr.shape == (8, len(TABLE_KS))
+    assert np.all(np.diff(table.mean, axis=1) > 0)  # every digit: L_1 < L_10 < L_100 < L_1000
+    assert np.all(np.isfinite(table.stderr)) and np.all(table.stderr > 0)
+    # L_1 averages TABLE_SAMPLES one-sample ELBOs: its noise is far below the ELBO gap it is compared with
+    assert np.all(table.mean[:, -1] - table.mean[:, 0] > 4 * np.hypot(table.stderr[:, 0], table.stderr[:, -1]))

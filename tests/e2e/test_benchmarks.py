@@ -1,0 +1,28 @@
+"""The browser benchmarks run in their quick mode, so none can rot (their numbers are not asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_live_frames_benchmark_prints_its_table(chromium_executable):
+    done = subprocess.run([sys.executable, "benchmarks/bench_live_frames.py", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()
+            if re.match(r"(mle|vae|gan|diffusion)\s", line)}
+    assert set(rows) == {"mle", "vae", "gan", "diffusion"}, done.stdout
+    for name, row in rows.items():
+        dimmed = float(row[4])
+        # Fading is switched off inside live panels by CSS, so this share is 0 whatever the machine's load.
+        assert dimmed == 0.0, f"{name}: charts dimmed in {dimmed}% of frames\n{done.stdout}"
+        assert row[8] == "yes", f"{name}: training went on after pause\n{done.stdout}"
