@@ -5,8 +5,9 @@ batch, PacGAN packing) and the networks; plays, pauses or steps D alone, G alone
 watches D's opinion (heatmap), G's samples, the gradient G follows, the warped latent grid,
 and curves of the losses, a divergence estimate and the VEEGAN/PacGAN mode metric.
 
-Settings of the game change the running trainer (``GAN2DTrainer.update``, no restart); data
-and architecture identify the trainer, so changing them starts over (their help says so).
+Settings of the game change the running trainer (``GAN2DTrainer.update``, no restart); data,
+architecture and a run id bumped by every preset pick identify the trainer, so changing them (or
+picking a preset) starts over from step 0 (their help says so).
 Widget keys start with ``gan_live_``; the live loop is ``dashboard.ui.live_training``.
 """
 
@@ -55,6 +56,21 @@ DEFAULT_LAYERS = ("heatmap", "real", "fake", "gradients")  # the manifold is a f
 CURVES_EVERY_S = 1.0
 
 ARCH, SETTINGS = GANArchitecture(), GANSettings()
+# Rows that wrap instead of squeezing when the page is narrow (a 150% zoom of a 1280 px window with the
+# sidebar open leaves ~520 px): Streamlit's columns already wrap (flex-wrap), they only need a minimum
+# width. Equations: never narrower than the formula (it was cut off), scrolled if even a full row is
+# too narrow. Buttons of live_training's row (in the panel, outside the view): never narrower than
+# their label (they were cut to one letter). Field and curves: side by side from ~2 x 340 px, else one
+# under the other. The charts keep a fixed height (CSS containment: a redraw of one chart never
+# re-lays out the page).
+LAYOUT_CSS = """<style>
+.st-key-{key}_field, .st-key-{key}_curves {{contain: strict; height: {height}px;}}
+.st-key-{key}_equations [data-testid="stColumn"] {{min-width: min(100%, max-content);}}
+.st-key-{key}_equations .katex-display {{overflow-x: auto; overflow-y: hidden;}}
+.st-key-{key}_panel [data-testid="stColumn"]:has([data-testid="stButton"]) {{min-width: max-content;}}
+.st-key-{key}_panel [data-testid="stColumn"]:has(.st-key-{key}_speed) {{min-width: 9rem;}}
+.st-key-{key}_view [data-testid="stColumn"] {{min-width: 21rem;}}
+</style>"""
 
 
 def _options(base, field: str, kind: str = "settings") -> tuple:
@@ -95,12 +111,23 @@ def _fill(architecture: GANArchitecture, settings: GANSettings, *, force: bool) 
 
 
 def use_preset() -> None:
-    """Callback of the preset pills: move every control (and the data) to the preset's values."""
-    name = st.session_state.get(f"{KEY}_preset")
+    """Callback of the preset pills: move every control (and the data) to the preset's values and
+    start a fresh run from step 0, even where the data and networks equal the current ones (a
+    preset's text describes a run from its seed, not a continuation of whatever was training).
+
+    Clicking the selected pill again deselects it in the browser; that restarts the preset instead.
+    """
+    state = st.session_state
+    name = state.get(f"{KEY}_preset")
+    if name is None:  # the selected pill was clicked again: keep it selected and run it again
+        name = state.get(f"{KEY}_preset_last")
+        state[f"{KEY}_preset"] = name
     if name in PRESETS:
         preset = PRESETS[name]
-        st.session_state[f"{KEY}_data"] = preset.dataset
+        state[f"{KEY}_data"] = preset.dataset
         _fill(preset.architecture, preset.settings, force=True)
+        state[f"{KEY}_preset_last"] = name
+        state[f"{KEY}_run"] = state.get(f"{KEY}_run", 0) + 1  # part of the trainer's identity: a new trainer
 
 
 def _value(name: str):
@@ -185,7 +212,8 @@ def step_buttons() -> list[live.StepButton]:
 
 
 def equations(loss: str) -> None:
-    left, right = st.columns(2)
+    """D's and G's objectives side by side where both fit, one under the other where not (``LAYOUT_CSS``)."""
+    left, right = st.container(key=f"{KEY}_equations").columns(2)
     left.caption(t("gan_live.d_objective"))
     left.latex(t(f"gan_live.equations.{loss}.d"))
     right.caption(t("gan_live.g_objective"))
@@ -194,8 +222,8 @@ def equations(loss: str) -> None:
 
 # ---- the live view
 def plot_labels(lang: str) -> dict:
-    names = ("heatmap", "real", "fake", "gradients", "manifold", "losses", "divergence", "modes", "step", "d_loss",
-             "g_loss", "sliced_w2", "floor", "modes_covered", "high_quality", "modes_axis", "hq_axis")
+    names = ("heatmap", "real", "fake", "gradients", "manifold", "step", "d_loss", "g_loss", "sliced_w2", "floor",
+             "modes_covered", "high_quality")
     return {name: translate(lang, f"gan_live.plot.{name}") for name in names}
 
 
@@ -288,12 +316,13 @@ def section() -> None:
     architecture, settings = read_config()
     name = identity[0]
     modes = (mode_centers(name), MODE_STD[name]) if name in MODE_STD else None
-    trainer = live.trainer_for(KEY, (identity, architecture),
+    run_id = st.session_state.get(f"{KEY}_run", 0)  # bumped by each preset pick (use_preset)
+    trainer = live.trainer_for(KEY, (identity, architecture, run_id),
                                lambda: GAN2DTrainer(data, architecture, settings, modes=modes),
                                speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S,
                                live=lambda tr: apply_settings(tr, settings))
     equations(settings.loss)
-    st.html(f"<style>.st-key-{KEY}_field, .st-key-{KEY}_curves {{contain: strict; height: {plots.HEIGHT}px;}}</style>")
+    st.html(LAYOUT_CSS.format(key=KEY, height=plots.HEIGHT))
     live.run(KEY, draw_factory(modes), message=stop_text(trainer), steps=step_buttons())
     st.caption(t("gan_live.protocol", n=EVAL_SAMPLES, every=trainer.eval_every) if modes is not None
                else t("gan_live.no_modes"))

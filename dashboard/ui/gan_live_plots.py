@@ -28,11 +28,23 @@ MAX_CURVE_POINTS = 400  # loss curves are bucket means of at most this many poin
 # takes the same colours, so D's "this looks real" regions are bluish, "fake" regions orange.
 _FIELD_SCALE = [[0.0, rgba(COLORS["q"], 0.55)], [0.5, "rgba(255,255,255,0)"], [1.0, rgba(COLORS["p"], 0.55)]]
 _MANIFOLD = "#7c3aed"
-# Fixed margins, no automargin anywhere and legends inside the plotting area: plotly otherwise
-# measures its text and redraws until the margins settle, several full redraws per frame (the
-# browser's profile of a playing page was >80% in Plotly's doAutoMargin).
-FIELD_MARGIN = dict(l=50, r=80, t=10, b=48)
-CURVES_MARGIN = dict(l=60, r=50, t=62, b=48)  # the top margin holds the legend (3 rows)
+# Fixed margins, no automargin anywhere: plotly otherwise measures its text and redraws until the
+# margins settle, several full redraws per frame (the browser's profile of a playing page was >80%
+# in Plotly's doAutoMargin). So every label has a reserved place that fits it at any width the page
+# gives (down to ~300 px, a 150% zoom with the sidebar open), in English and Korean:
+# field: the legend in two columns above the plot (never over the ring's top mode), the colour bar
+#   horizontal below the x axis with its title beside it (a vertical bar's title collided with
+#   wide tick labels such as "−0.005" and was cut off at the right edge);
+# curves: one legend row above each panel naming its curves, instead of one tall legend over the
+#   top panel and rotated axis titles longer than the panels.
+FIELD_MARGIN = dict(l=44, r=12, t=44, b=106)
+# (xref="container" would gain the left margin, but plotly 6 then stacks the entries vertically)
+FIELD_LEGEND = dict(orientation="h", x=0.0, y=1.0, xanchor="left", yanchor="bottom", traceorder="normal",
+                    font=dict(size=11), itemwidth=30, tracegroupgap=0)
+FIELD_COLORBAR_BELOW_PX = 74  # the colour bar's top below the plot: under the x ticks, x title and its own title
+CURVES_MARGIN = dict(l=46, r=34, t=26, b=40)
+CURVES_GAP = 0.085  # subplot_grid gap; 1.5 gap between panels (~50 px) holds a legend of up to 2 rows
+# Kept for the diffusion page's figures, which share this look.
 TOP_LEGEND = dict(orientation="h", x=0.0, y=1.0, xanchor="left", yanchor="bottom", font=dict(size=11))
 INSIDE_LEGEND = dict(orientation="h", x=0.01, y=0.99, xanchor="left", yanchor="top", bgcolor="rgba(255,255,255,0.7)",
                      font=dict(size=11))
@@ -83,6 +95,7 @@ def field_figure(snap, layers, *, labels: dict, colorbar_title: str, midpoint: f
     """
     layers = set(layers)
     x0, x1, y0, y1 = snap.bounds
+    plot_height = height - FIELD_MARGIN["t"] - FIELD_MARGIN["b"]  # px; paper units below scale by it
     traces = []
     if "heatmap" in layers:
         z = _f32(snap.d_values)
@@ -95,8 +108,10 @@ def field_figure(snap, layers, *, labels: dict, colorbar_title: str, midpoint: f
             zrange = dict(zmin=midpoint - spread, zmax=midpoint + spread)
         traces.append(dict(type="heatmap", x=_f32(snap.xs), y=_f32(snap.ys), z=z, colorscale=_FIELD_SCALE,
                            zsmooth="fast", name=labels["heatmap"], **zrange,
-                           colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=12, len=0.8,
-                                         x=1.0, xanchor="left", xpad=4),
+                           colorbar=dict(orientation="h", thickness=10, len=0.5, x=0.5, xanchor="center", xpad=0,
+                                         y=-FIELD_COLORBAR_BELOW_PX / plot_height, yanchor="top", ypad=0,
+                                         tickfont=dict(size=10), nticks=4, tickangle=0,
+                                         title=dict(text=colorbar_title, side="top", font=dict(size=12))),
                            hovertemplate="%{x:.2f}, %{y:.2f}: %{z:.3f}<extra></extra>"))
     if "manifold" in layers:
         mx, my = polylines(snap.manifold)
@@ -122,9 +137,12 @@ def field_figure(snap, layers, *, labels: dict, colorbar_title: str, midpoint: f
                            marker=dict(symbol="triangle-up", size=5, angle=angles, color=COLORS["bad"])))
     fig = base_figure(height, x_title="x₁", y_title="x₂", hovermode="closest", uirevision="gan_live_field",
                       margin=FIELD_MARGIN,
+                      # both axes keep their range and shrink their domain to stay square, so the
+                      # view is exactly the snapshot's bounds whichever way the column is shaped
                       xaxis=dict(range=[x0, x1], constrain="domain", showgrid=False, automargin=False),
-                      yaxis=dict(range=[y0, y1], scaleanchor="x", scaleratio=1, showgrid=False, automargin=False),
-                      legend=INSIDE_LEGEND)
+                      yaxis=dict(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain",
+                                 constraintoward="bottom", showgrid=False, automargin=False, title=dict(standoff=4)),
+                      legend=FIELD_LEGEND)
     fig.add_traces(traces)
     return fig
 
@@ -154,45 +172,55 @@ def bucket_means(values: np.ndarray, max_points: int = MAX_CURVE_POINTS) -> tupl
     return _f32(steps), _f32(means)
 
 
+def _panel_legend(layout: dict, panel: int) -> dict:
+    """A one-row legend just above panel ``panel`` (1-based), at its left edge."""
+    domain = layout["yaxis" if panel == 1 else f"yaxis{panel}"]["domain"]
+    return dict(orientation="h", x=0.0, xanchor="left", y=domain[1], yanchor="bottom",
+                font=dict(size=11), itemwidth=30, tracegroupgap=0, bgcolor="rgba(0,0,0,0)")
+
+
 def curves_figure(losses: dict, evaluations: list[dict], floor: float, *, labels: dict, has_modes: bool,
                   n_modes: int | None = None, height: int = HEIGHT) -> go.Figure:
     """Stacked panels over training: D's and G's losses; sliced W2 with its floor; modes covered and % HQ.
 
     ``losses`` maps "d_loss"/"g_loss" to (n,) per-step values; ``evaluations`` are the
     trainer's periodic measurements (``step``, ``sliced_w2`` and, with modes, ``modes_covered``,
-    ``high_quality`` as a fraction). All panels share the step axis.
+    ``high_quality`` as a fraction). All panels share the step axis; each panel's legend row above
+    it names its curves (the modes panel's two axes take the colours of their curves).
     """
     rows = 3 if has_modes else 2
-    titles = [labels["losses"], labels["divergence"]] + ([labels["modes_axis"]] if has_modes else [])
-    layout = subplot_grid(rows, 1, x_title=labels["step"], y_titles=titles, gap=0.05)
+    layout = subplot_grid(rows, 1, x_title=labels["step"], gap=CURVES_GAP)
+    for panel in range(1, rows + 1):
+        layout["legend" if panel == 1 else f"legend{panel}"] = _panel_legend(layout, panel)
     steps = _f32([e["step"] for e in evaluations])
     traces = []
     for name, color in (("d_loss", COLORS["p"]), ("g_loss", COLORS["q"])):
         x, y = bucket_means(losses.get(name, ()))
         traces.append(dict(type="scatter", x=x, y=y, mode="lines", name=labels[name], line=dict(color=color)))
     traces.append(dict(type="scatter", x=steps, y=_f32([e["sliced_w2"] for e in evaluations]), mode="lines",
-                       name=labels["sliced_w2"], xaxis="x2", yaxis="y2", line=dict(color=COLORS["accent"])))
+                       name=labels["sliced_w2"], xaxis="x2", yaxis="y2", legend="legend2",
+                       line=dict(color=COLORS["accent"])))
     shapes = []
     if math.isfinite(floor):
         shapes.append(dict(type="line", xref="x2 domain", yref="y2", x0=0, x1=1, y0=floor, y1=floor,
                            line=dict(color=COLORS["muted"], dash="dot")))
         traces.append(dict(type="scatter", x=[None], y=[None], mode="lines", name=labels["floor"], xaxis="x2",
-                           yaxis="y2", line=dict(color=COLORS["muted"], dash="dot")))
+                           yaxis="y2", legend="legend2", line=dict(color=COLORS["muted"], dash="dot")))
     layout["yaxis2"]["rangemode"] = "tozero"
     if has_modes:
         traces.append(dict(type="scatter", x=steps, y=_f32([e.get("modes_covered", np.nan) for e in evaluations]),
-                           mode="lines", name=labels["modes_covered"], xaxis="x3", yaxis="y3",
+                           mode="lines", name=labels["modes_covered"], xaxis="x3", yaxis="y3", legend="legend3",
                            line=dict(color=COLORS["p"], shape="hv")))
         traces.append(dict(type="scatter", x=steps,
                            y=_f32([100.0 * e.get("high_quality", np.nan) for e in evaluations]),
-                           mode="lines", name=labels["high_quality"], xaxis="x3", yaxis="y4",
+                           mode="lines", name=labels["high_quality"], xaxis="x3", yaxis="y4", legend="legend3",
                            line=dict(color=COLORS["q"], dash="dash")))
-        layout["yaxis3"]["range"] = [0, (n_modes or 1) * 1.05]
+        layout["yaxis3"] |= dict(range=[0, (n_modes or 1) * 1.05], tickfont=dict(color=COLORS["p"]))
         layout["yaxis4"] = dict(overlaying="y3", side="right", range=[0, 105], showgrid=False, zeroline=False,
-                                title=dict(text=labels["hq_axis"]), anchor="x3")
+                                tickvals=[0, 50, 100], tickfont=dict(color=COLORS["q"]), anchor="x3")
     for name in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
         layout[name]["automargin"] = False
     fig = base_figure(height, hovermode="x unified", uirevision="gan_live_curves", shapes=shapes,
-                      margin=CURVES_MARGIN, legend=TOP_LEGEND, **layout)
+                      margin=CURVES_MARGIN, **layout)
     fig.add_traces(traces)
     return fig

@@ -185,6 +185,25 @@ def reset(key: str, state: MutableMapping | None = None) -> None:
         s.last_metrics = []
 
 
+def held(key: str, name: str, version, build: Callable[[], Any], *, hold_s: float = 1.0,
+         state: MutableMapping | None = None, clock=time.monotonic):
+    """``build()``, or the figure built less than ``hold_s`` ago while playing (or for the same ``version``).
+
+    Streamlit gives a chart a new element id whenever its figure changes, and the browser then draws
+    it from scratch. Slow-moving figures (training curves) are therefore sent again unchanged for a
+    while during play: the same figure is the same element, which costs the browser nothing.
+    """
+    state = st.session_state if state is None else state
+    cache_key = f"live::{key}::{name}"
+    cached, now = state.get(cache_key), clock()
+    playing = _slot_key(key) in state and slot(key, state).playing
+    if cached is not None and (cached[0] == version or (playing and now - cached[1] < hold_s)):
+        return cached[2]
+    figure = build()
+    state[cache_key] = (version, now, figure)
+    return figure
+
+
 def stop_message(stop, prefix: str = "training.stop", **defaults) -> str:
     """A translated sentence for an ``engine.training.StopReason``.
 
@@ -273,6 +292,8 @@ def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] 
                 still()
 
     with st.container(key=f"{key}_panel"):
+        # Charts redrawn at every tick are laid out and painted on their own (CSS containment), so
+        # Plotly's measurements of one chart do not re-lay out the rest of a long page.
         st.html(f"<style>.st-key-{key}_panel [data-stale='true'] {{opacity: 1 !important; "
-                "transition: none !important;}</style>")
+                f"transition: none !important;}} .st-key-{key}_panel .stPlotlyChart {{contain: content;}}</style>")
         panel()

@@ -174,6 +174,9 @@ def clip_path(path, x_range, y_range) -> tuple[np.ndarray, np.ndarray]:
     return (np.array(points) if points else np.zeros((0, 2))), (np.array(exits) if exits else np.zeros((0, 2)))
 
 
+PATH_POINTS = 300  # optimiser path points drawn at most; a live run adds one per step, thousands in a minute
+
+
 def surface_with_path(x, y, z, path, *, x_title: str, y_title: str, z_title: str, path_name: str,
                       end_name: str, colorscale: str = "Blues_r", height: int = 340, exit_name: str | None = None
                       ) -> go.Figure:
@@ -185,6 +188,8 @@ def surface_with_path(x, y, z, path, *, x_title: str, y_title: str, z_title: str
     left is marked with an x, and the end is drawn only while it is on the surface.
     """
     path = np.asarray(path, dtype=float)
+    if len(path) > PATH_POINTS:  # a long run: every k-th point and the last (the browser styles each marker)
+        path = np.concatenate([path[:-1:-(-len(path) // PATH_POINTS)], path[-1:]])
     layout: dict = {}
     line, end = path, path[-1:]
     if exit_name is not None:

@@ -79,26 +79,38 @@ def _scatter(points, name: str, color: str, axis: str = "", size: int = 4, **ext
                 yaxis=f"y{axis}", marker=marker, **extra)
 
 
+LIVE_POINTS = 256  # markers per cloud in the live figures: each is an SVG element the browser restyles per frame
+
+
+def _every(points, most: int = LIVE_POINTS):
+    """Every k-th row so at most ``most`` remain (the same rows for points and their colours)."""
+    return points[:: max(1, -(-len(points) // most))]
+
+
 def vae_panels_figure(snap, colour, *, labels: dict, height: int = 330) -> go.Figure:
-    """Three panels on the same axes: the data, their reconstructions, and samples from the prior."""
+    """Three panels on the same axes: the data, their reconstructions, and samples from the prior
+    (each cloud thinned to ``LIVE_POINTS``: 2,000 restyled markers per frame held the browser to ~2 frames/s)."""
     from dashboard.ui.plotting import subplot_grid
 
     layout = subplot_grid(1, 3, titles=[labels["data"], labels["reconstructions"], labels["samples"]])
     for k in ("", "2", "3"):
         layout[f"yaxis{k}"].update(scaleanchor=f"x{k}", scaleratio=1)
     layout.update(height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=False, hovermode="closest")
+    colour = _every(colour)
     traces = [
-        _scatter(snap.data, labels["data"], COLORS["p"], marker=dict(color=colour, colorscale="Turbo")),
-        _scatter(snap.reconstructions, labels["reconstructions"], COLORS["q"], "2",
+        _scatter(_every(snap.data), labels["data"], COLORS["p"], marker=dict(color=colour, colorscale="Turbo")),
+        _scatter(_every(snap.reconstructions), labels["reconstructions"], COLORS["q"], "2",
                  marker=dict(color=colour, colorscale="Turbo")),
-        _scatter(snap.noisy_samples, labels["noisy_samples"], COLORS["muted"], "3", size=3),
-        _scatter(snap.samples, labels["samples"], COLORS["q"], "3", size=4),
+        _scatter(_every(snap.noisy_samples), labels["noisy_samples"], COLORS["muted"], "3", size=3),
+        _scatter(_every(snap.samples), labels["samples"], COLORS["q"], "3", size=4),
     ]
     return go.Figure(data=traces, layout=layout)
 
 
 def latent_figure(latents, colour, *, labels: dict, height: int = 330) -> go.Figure:
-    """Encoder means of the data in latent space (coloured as in data space) against the prior."""
+    """Encoder means of the data in latent space (coloured as in data space) against the prior,
+    thinned to ``LIVE_POINTS``."""
+    latents, colour = _every(latents), _every(colour)
     if latents.shape[1] == 1:  # a 1D code: spread the points vertically only so they can be seen
         jitter = np.random.default_rng(0).uniform(-0.4, 0.4, len(latents))
         points = np.column_stack([latents[:, 0], jitter])

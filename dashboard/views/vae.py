@@ -172,7 +172,9 @@ def live_section() -> None:
             st.plotly_chart(plots.latent_figure(snap.latents, colour, labels=labels), key="vae_live_latent_plot")
         with right:
             if trainer.history:
-                st.plotly_chart(plots.training_curves_figure(snap.history, labels=labels), key="vae_live_curves")
+                curves = live.held("vae", "curves", (id(trainer), snap.step, current_language()),
+                                   lambda: plots.training_curves_figure(snap.history, labels=labels))
+                st.plotly_chart(curves, key="vae_live_curves")
         if trainer.history:  # every number on the same fixed evaluation points, at the current parameters
             st.caption(t("vae.live.numbers", n=snap.eval_points, step=snap.step, elbo=snap.elbo,
                          reconstruction=snap.reconstruction, kl=snap.kl, gap=snap.gap, log_px=snap.log_px,

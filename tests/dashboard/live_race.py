@@ -72,6 +72,7 @@ def main(argv=None) -> int:
             with live.locked(KEY, state) as trainer:
                 trainer.snapshot(grid=16)
             counts["ticks"] += 1
+            time.sleep(0.05)  # the browser asks for the next tick an interval later (the lock is not fair)
 
     def edit():
         rng = random.Random(0)

@@ -79,8 +79,44 @@ def test_a_preset_sets_the_widgets_and_the_trainer(gan):
     assert gan.selectbox(key=f"{KEY}_loss").value == preset.settings.loss
     trainer = slot(gan).trainer
     assert trainer.settings == preset.settings and trainer.architecture == preset.architecture
-    watch = translate("en", "gan_live.watch.cover_all", pack=preset.settings.pack)
+    watch = translate("en", "gan_live.watch.cover_all", pack=preset.settings.pack, beta1=preset.settings.beta1)
     assert any(watch in info.value for info in gan.info)
+
+
+def test_every_preset_pick_starts_a_fresh_run(gan):
+    """A preset's text describes a run from step 0 with its seed: picking one never continues the
+    trainer that was running, even when data and networks are the same (issue: "Cover every mode"
+    after "Mode collapse" went on from step 8715 and ended at 5/8 modes)."""
+    first, second = "collapse", "cover_all"
+    assert (PRESETS[first].dataset, PRESETS[first].architecture) == (PRESETS[second].dataset,
+                                                                      PRESETS[second].architecture)
+    presets = gan.button_group(key=f"{KEY}_preset")
+
+    def step_a_few() -> live.Slot:
+        for _ in range(3):
+            gan.button(key=f"{KEY}_step_both").click().run()
+        assert not gan.exception
+        return slot(gan)
+
+    presets.set_value(first).run()
+    before = step_a_few()
+    assert before.trainer.step_count == 3
+    gan.button_group(key=f"{KEY}_preset").set_value(second).run()  # same data and networks
+    after = slot(gan)
+    assert not gan.exception and after.trainer is not before.trainer
+    assert after.trainer.step_count == 0 and len(after.trainer.evaluations) == 1
+    assert after.trainer.settings == PRESETS[second].settings
+    assert after.trainer.architecture == PRESETS[second].architecture  # the preset's seed
+    fresh = params(after.trainer)
+    # Clicking the selected pill again (the browser sends "nothing selected") reruns the preset.
+    again = step_a_few()
+    assert again.trainer.step_count == 3
+    gan.button_group(key=f"{KEY}_preset").set_value(None).run()
+    assert not gan.exception
+    assert gan.button_group(key=f"{KEY}_preset").value == second
+    rerun = slot(gan).trainer
+    assert rerun is not again.trainer and rerun.step_count == 0
+    assert not any(moved(fresh, params(rerun), who) for who in ("d", "g"))  # the same start: the seed's nets
 
 
 def test_learning_rate_changes_live_while_width_restarts(gan):

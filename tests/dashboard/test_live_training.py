@@ -153,7 +153,7 @@ def test_two_runs_of_one_session_never_step_one_trainer_at_once():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-4000:] + done.stdout[-2000:]
     counts = json.loads(done.stdout.strip().splitlines()[-1])
-    assert counts["errors"] == [] and counts["ticks"] >= 4 and counts["edits"] >= 4 and counts["steps"] > 100
+    assert counts["errors"] == [] and counts["ticks"] >= 4 and counts["edits"] >= 2 and counts["steps"] > 100
 
 
 def test_a_tick_waits_for_a_settings_change_in_flight():
