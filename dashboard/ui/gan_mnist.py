@@ -135,7 +135,8 @@ def card_part(card: dict) -> None:
                ("floor", f"{m['frechet_floor_same_size']:.1f}", t("gan_mnist.card.floor_help", half=half)),
                ("entropy", f"{m['samples_class_entropy']:.2f} / {math.log(10):.2f}", t("gan_mnist.card.entropy_help")),
                ("confidence", f"{m['samples_mean_confidence']:.3f}", t("gan_mnist.card.confidence_help"))]
-    for column, (key, value, help_text) in zip(st.columns(len(entries)), entries):
+    columns = [column for _ in range(2) for column in st.columns(2)]  # 2 x 2: the numbers fit at 150% zoom
+    for column, (key, value, help_text) in zip(columns, entries):
         column.metric(t(f"gan_mnist.card.{key}"), value, help=help_text, border=True)
     st.markdown(t("gan_mnist.card.body", n=evaluation.get("n_samples", 0), frechet_all=m["samples_frechet"],
                   n_heldout=evaluation.get("n_heldout", 0), steps=training["steps"], epochs=training["epochs"],

@@ -123,7 +123,8 @@ def game_metrics(game: G.GameAtOptimum) -> None:
     # Six decimals fit a metric box at 150% zoom; the difference box shows how far they really agree.
     entries = (("value", f"{game.value:.6f}"), ("identity", f"{game.identity:.6f}"),
                ("difference", f"{game.difference:.1e}"), ("js", f"{game.js:.6f}"))
-    for column, (key, shown) in zip(st.columns(4), entries):
+    columns = [column for _ in range(2) for column in st.columns(2)]  # 2 x 2: the numbers fit at 150% zoom
+    for column, (key, shown) in zip(columns, entries):
         column.metric(t(f"gan_theory.metrics.{key}"), shown, help=t(f"gan_theory.metrics.{key}_help"), border=True)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.ui.plotting import CLASS_COLORS, COLORS, base_figure, rgba
+from dashboard.ui.plotting import CLASS_COLORS, COLORS, base_figure, log_ticks, rgba
 
 
 def data_space_figure(curve, x, sigma: float, *, labels: dict, height: int = 340) -> go.Figure:
@@ -40,7 +40,8 @@ def posterior_figure(z, posterior, q, *, labels: dict, height: int = 340) -> go.
 
 def iwae_figure(ks, mean, stderr, std, elbo: float, log_px: float, *, labels: dict, height: int = 320):
     """L_K against K (log axis) with its spread over repeats, between the ELBO and log p(x)."""
-    fig = base_figure(height, x_title="K", y_title=labels["nats"], xaxis=dict(type="log"), hovermode="closest",
+    fig = base_figure(height, x_title="K", y_title=labels["nats"], xaxis=dict(type="log", **log_ticks(ks)),
+                      hovermode="closest",
                       shapes=[dict(type="line", xref="x domain", x0=0, x1=1, y0=v, y1=v, line=dict(color=c, dash=d))
                               for v, c, d in ((log_px, COLORS["p"], "dash"), (elbo, COLORS["q"], "dot"))])
     fig.add_traces([

@@ -167,3 +167,18 @@ def test_mnist_section_shows_the_shipped_models_and_their_honest_numbers(open_pa
     assert caption in [c.value for c in at.caption]  # the noise and the ordering explained
     at.slider(key="vae_z1").set_value(2.0).run()
     assert not at.exception
+
+
+def test_the_iwae_k_axis_labels_each_tick_with_its_value():
+    """Plotly's own log ticks read "1 2 5 10 2 5 100 2 5 1000"; the K axis names every tick in full."""
+    import numpy as np
+
+    from dashboard.ui.vae_plots import iwae_figure
+    from tests.dashboard.test_diffusion_mnist_section import _parse_tick
+
+    ks = np.array([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
+    labels = {k: k for k in ("nats", "spread", "iwae", "log_px", "elbo")}
+    axis = iwae_figure(ks, -9.0 + 0 * ks, 0.1 + 0 * ks, 1.0 + 0 * ks, -11.0, -8.0, labels=labels).layout.xaxis
+    assert axis.type == "log" and axis.tickvals and len(axis.tickvals) == len(axis.ticktext) >= 3
+    for value, text in zip(axis.tickvals, axis.ticktext):
+        assert _parse_tick(text) == value
