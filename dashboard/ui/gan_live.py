@@ -13,7 +13,6 @@ Widget keys start with ``gan_live_``; the live loop is ``dashboard.ui.live_train
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 
 import numpy as np
@@ -246,19 +245,12 @@ def loss_series(history: list[dict]) -> dict[str, np.ndarray]:
     return cache
 
 
-def curves_figure(trainer, modes, labels: dict, clock=time.monotonic):
+def curves_figure(trainer, modes, labels: dict):
     """The curves figure, rebuilt when training moved and (while playing) ``CURVES_EVERY_S`` passed."""
-    cached = st.session_state.get(f"{KEY}_curves_cache")
-    now, playing = clock(), live.slot(KEY).playing
-    state = (id(trainer), trainer.step_count, len(trainer.evaluations), current_language())
-    if cached is not None and (cached[0] == state or (playing and cached[0][0] == state[0]
-                                                       and now - cached[1] < CURVES_EVERY_S)):
-        return cached[2]
-    figure = plots.curves_figure(loss_series(trainer.history), trainer.evaluations, trainer.sliced_w2_floor,
-                                 labels=labels, has_modes=modes is not None,
-                                 n_modes=None if modes is None else len(modes[0]))
-    st.session_state[f"{KEY}_curves_cache"] = (state, now, figure)
-    return figure
+    version = (trainer, trainer.step_count, len(trainer.evaluations), current_language())
+    return live.held(KEY, "curves", version, hold_s=CURVES_EVERY_S, build=lambda: plots.curves_figure(
+        loss_series(trainer.history), trainer.evaluations, trainer.sliced_w2_floor, labels=labels,
+        has_modes=modes is not None, n_modes=None if modes is None else len(modes[0])))
 
 
 def draw_factory(modes):

@@ -185,9 +185,10 @@ def reset(key: str, state: MutableMapping | None = None) -> None:
         s.last_metrics = []
 
 
-def held(key: str, name: str, version, build: Callable[[], Any], *, hold_s: float = 1.0,
+def held(key: str, name: str, version: tuple, build: Callable[[], Any], *, hold_s: float = 1.0,
          state: MutableMapping | None = None, clock=time.monotonic):
-    """``build()``, or the figure built less than ``hold_s`` ago while playing (or for the same ``version``).
+    """``build()``, or the cached figure: for the same ``version``, or, while playing, one built less than
+    ``hold_s`` ago for the same trainer (``version[0]``; a reset or new trainer is drawn at once).
 
     Streamlit gives a chart a new element id whenever its figure changes, and the browser then draws
     it from scratch. Slow-moving figures (training curves) are therefore sent again unchanged for a
@@ -197,7 +198,8 @@ def held(key: str, name: str, version, build: Callable[[], Any], *, hold_s: floa
     cache_key = f"live::{key}::{name}"
     cached, now = state.get(cache_key), clock()
     playing = _slot_key(key) in state and slot(key, state).playing
-    if cached is not None and (cached[0] == version or (playing and now - cached[1] < hold_s)):
+    if cached is not None and (cached[0] == version or (playing and cached[0][0] is version[0]
+                                                        and now - cached[1] < hold_s)):
         return cached[2]
     figure = build()
     state[cache_key] = (version, now, figure)

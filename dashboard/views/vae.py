@@ -172,7 +172,7 @@ def live_section() -> None:
             st.plotly_chart(plots.latent_figure(snap.latents, colour, labels=labels), key="vae_live_latent_plot")
         with right:
             if trainer.history:
-                curves = live.held("vae", "curves", (id(trainer), snap.step, current_language()),
+                curves = live.held("vae", "curves", (trainer, snap.step, trainer.history[-1], current_language()),
                                    lambda: plots.training_curves_figure(snap.history, labels=labels))
                 st.plotly_chart(curves, key="vae_live_curves")
         if trainer.history:  # every number on the same fixed evaluation points, at the current parameters

@@ -181,3 +181,26 @@ def test_live_settings_are_applied_under_the_lock():
     s = live.slot("mle", state)
     live.trainer_for("mle", ADAM, lambda: None, state, live=lambda tr: seen.append(s.lock._is_owned()))
     assert seen == [True]
+
+
+def test_a_held_figure_is_kept_while_playing_but_never_for_another_trainer():
+    state: dict = {}
+    trainer = make(state)
+    live.play("mle", state)
+    now = [0.0]
+    built = []
+
+    def figure(version):
+        return live.held("mle", "curves", version, lambda: built.append(version) or len(built), hold_s=1.0,
+                         state=state, clock=lambda: now[0])
+
+    assert figure((trainer, 1)) == 1
+    now[0] = 0.5
+    assert figure((trainer, 2)) == 1  # same trainer, within the hold: the same figure (same element)
+    other = live.trainer_for("mle", MLEConfig(optimizer="sgd", lr=0.1), lambda: MLETrainer(ADAM, DATA), state)
+    live.play("mle", state)
+    assert figure((other, 2)) == 2  # a new trainer is drawn at once
+    now[0] = 2.0
+    assert figure((other, 3)) == 3  # the hold ran out
+    live.pause("mle", state)
+    assert figure((other, 4)) == 4 and figure((other, 4)) == 4  # paused: rebuilt when the version moves, only then
