@@ -175,7 +175,8 @@ def step_metrics(sched: dm.Schedule, step: int, kl_2d: float) -> None:
     a = float(sched.alpha_bar[step])
     entries = (("alpha_bar", f"{a:.4g}"), ("signal", percent(math.sqrt(a))), ("noise", f"{math.sqrt(1 - a):.4f}"),
                ("kl", "∞" if math.isinf(kl_2d) else f"{kl_2d:.3g}"))
-    for column, (key, shown) in zip(st.columns(len(entries)), entries):
+    columns = [column for _ in range(2) for column in st.columns(2)]  # 2 x 2: labels fit at 150% zoom
+    for column, (key, shown) in zip(columns, entries):
         column.metric(t(f"diffusion_forward.metrics.{key}"), shown,
                       help=t(f"diffusion_forward.metrics.{key}_help"), border=True)
 
