@@ -70,7 +70,8 @@ LAYOUT = r"""(roomEm) => {
     // (segmented controls): the student cannot read what is cut.
     const cut = [];
     for (const el of document.querySelectorAll('[data-testid="stMain"] .stMarkdownEllipsis')) {
-        if (el.clientWidth > 1 && visible(el) && el.scrollWidth > el.clientWidth + 1)
+        // innerText is empty for text the student cannot see (a closed expander's body, mid-animation)
+        if (el.clientWidth > 1 && visible(el) && el.innerText.trim() && el.scrollWidth > el.clientWidth + 1)
             cut.push({text: el.innerText.trim().slice(0, 60), scrollWidth: el.scrollWidth,
                       clientWidth: el.clientWidth});
     }
