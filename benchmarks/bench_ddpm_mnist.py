@@ -1,6 +1,6 @@
 """Sampling speed of the shipped MNIST DDPM (engine.ddpm_mnist) on the CPU: DDIM and 1000-step DDPM.
 
-Run from anywhere: ``python benchmarks/bench_ddpm_mnist.py`` (needs the shipped ``ddpm``
+Run from anywhere: ``python -m benchmarks.bench_ddpm_mnist`` (needs the shipped ``ddpm``
 checkpoint in assets/models; about 2 minutes at 2 threads, most of it the 1000-step chain).
 Options: ``--threads 2`` (torch threads, default 2: the issue's "2 CPU cores"), ``--n 16``
 (digits per call), ``--repeats 5`` (DDIM timings), ``--ddpm-repeats 1`` (0 skips it), ``--inpaint 4``
@@ -26,13 +26,10 @@ import argparse
 import math
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
-
-import timing
 import torch
 
+from benchmarks import timing
 from engine.checkpoints import CheckpointError, load_pretrained
 from engine.ddpm_mnist import DDIM_STEPS
 

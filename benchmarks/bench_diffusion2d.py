@@ -1,6 +1,6 @@
 """Training speed of the live 2D DDPM (engine.diffusion_toy) against the issue's target, on the CPU.
 
-Run from anywhere: ``python benchmarks/bench_diffusion2d.py`` (moons and swiss roll, seeds 0-2,
+Run from anywhere: ``python -m benchmarks.bench_diffusion2d`` (moons and swiss roll, seeds 0-2,
 at most 90 s of training each: about 10 minutes). Options: ``--sets moons ring spiral``,
 ``--seeds 5``, ``--limit 30``, ``--threads 1 2``, ``--eval-every 100``, ``--baseline``.
 
@@ -37,12 +37,8 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
 
 import torch
 

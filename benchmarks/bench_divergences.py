@@ -1,6 +1,6 @@
 """Time engine.divergences on the cases the divergences page hits on every slider move.
 
-Run from anywhere: ``python benchmarks/bench_divergences.py``. Prints one row per case with the
+Run from anywhere: ``python -m benchmarks.bench_divergences``. Prints one row per case with the
 median time (ms) of each divergence computed on its own, their sum, and ``divergence_report``
 (all six on one shared grid, which is what the page calls); then the ``shift_sweep`` time for
 151 thetas. Medians over REPEATS runs after WARMUP runs, timed with time.perf_counter.
@@ -8,14 +8,9 @@ median time (ms) of each divergence computed on its own, their sum, and ``diverg
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
-
 import numpy as np
-import timing
 
+from benchmarks import timing
 from engine.distributions import Mixture, Normal, Uniform
 from engine.divergences import divergence_report, js, kl, reverse_kl, shift_sweep, tv, wasserstein
 

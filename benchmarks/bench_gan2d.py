@@ -1,6 +1,6 @@
 """Speed and mode coverage of the live 2D GAN (engine.gan_toy) on the CPU, single-threaded like the page.
 
-Run from anywhere: ``python benchmarks/bench_gan2d.py`` (about 10 minutes; ``--quick``: about 1).
+Run from anywhere: ``python -m benchmarks.bench_gan2d`` (about 10 minutes; ``--quick``: about 1).
 Tables:
   (a) generator iterations per second (time.perf_counter), headless with the trainer's default
       evaluation every 100 iterations, for the default settings and each preset, at 1 and 2
@@ -20,16 +20,12 @@ Numbers depend on the machine and on what else runs on it; the targets are for 2
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
-
-import timing
 import torch
 
+from benchmarks import timing
 from engine.gan_toy import MODE_STD, PRESETS, GAN2DTrainer, GANArchitecture, GANSettings, mode_centers, sample_data
 
 SEEDS = (0, 1, 2, 3, 4)

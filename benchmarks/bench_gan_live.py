@@ -13,7 +13,7 @@ the first generated point in the field chart. Prints per preset:
 
 Run from the repo root (2 CPU cores is the target machine; the browser shares them):
 
-    python benchmarks/bench_gan_live.py [--seconds 15] [--presets default collapse cover_all]
+    python -m benchmarks.bench_gan_live [--seconds 15] [--presets default collapse cover_all]
                                         [--screenshots DIR]
 
 Targets (issue 6): >= 300 iterations/s while drawing at >= 2 frames/s.
@@ -25,15 +25,13 @@ import argparse
 import os
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks.browser import server_and_browser, wait_idle
 
-from benchmarks.browser import server_and_browser, wait_idle  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 STEP = re.compile(r"(\d+)")
 TARGET_ITERS, TARGET_FPS = 300.0, 2.0

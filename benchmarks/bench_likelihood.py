@@ -1,6 +1,6 @@
 """Time engine.likelihood and the MLE trainer on the cases the Maximum-likelihood page runs.
 
-Run from anywhere: ``python benchmarks/bench_likelihood.py``. Prints one row per case with the
+Run from anywhere: ``python -m benchmarks.bench_likelihood``. Prints one row per case with the
 median wall time (ms) over REPEATS runs after WARMUP runs (time.perf_counter), then the MLE
 trainer's steps per second (full batch, n = 500, median of REPEATS timed blocks of STEPS steps).
 Data: n = 500 draws from a 3-component 1D mixture (seeded), held-out set of the same size.
@@ -9,16 +9,12 @@ Data: n = 500 draws from a 3-component 1D mixture (seeded), held-out set of the 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
 
 import numpy as np
-import timing
 import torch
 
+from benchmarks import timing
 from engine.distributions import Mixture, Normal
 from engine.likelihood import (
     em_mixture,

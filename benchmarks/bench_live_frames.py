@@ -12,8 +12,8 @@ until the page says "Paused" (and checks the step count holds still afterwards).
 * updates/s: changes of the status caption (new training results on screen); steps/s: training rate;
 * pause s: click to "Paused"; held: the step count one second after the pause equals the paused one.
 
-Run from the repo root:  python benchmarks/bench_live_frames.py [--seconds 8] [--sections mle vae gan diffusion]
-Quick mode (CI, so the script cannot rot):  python benchmarks/bench_live_frames.py --quick
+Run from the repo root:  python -m benchmarks.bench_live_frames [--seconds 8] [--sections mle vae gan diffusion]
+Quick mode (CI, so the script cannot rot):  python -m benchmarks.bench_live_frames --quick
 Targets (issue 12): every sampled frame drawn (100%, nothing dimmed) and pause within 0.5 s.
 """
 
@@ -26,11 +26,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks.browser import server_and_browser, wait_idle
 
-from benchmarks.browser import server_and_browser, wait_idle  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+
 
 STEP = re.compile(r"(\d[\d,]*)")
 TARGET_DRAWN, TARGET_PAUSE_S = 1.0, 0.5

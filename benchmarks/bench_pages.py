@@ -6,7 +6,7 @@ main area). Chapters are measured twice: "toggle" alternates between two values 
 make of a student going back and forth), "fresh" moves to a value never seen before on every
 rerun (every cache misses: the real cost of new numbers). The browser adds its drawing time.
 
-    python benchmarks/bench_pages.py [--repeats 15]
+    python -m benchmarks.bench_pages [--repeats 15]
 """
 
 from __future__ import annotations
@@ -14,18 +14,17 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from streamlit.testing.v1 import AppTest
+
+from dashboard.ui.course import built_chapters
+from dashboard.ui.i18n import LANGUAGES
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from dashboard.ui.course import built_chapters  # noqa: E402
-from dashboard.ui.i18n import LANGUAGES  # noqa: E402
 
 HOME_SCRIPT = ROOT / "dashboard" / "Home.py"
 GOAL_P50_MS = 100.0

@@ -1,6 +1,6 @@
 """Time the VAE engine: the live 2D trainer, exact log p(x) by quadrature, ELBO and IWAE on MNIST.
 
-Run from anywhere: ``python benchmarks/bench_vae.py`` (MNIST rows need ``MNIST_DIR`` or the cache,
+Run from anywhere: ``python -m benchmarks.bench_vae`` (MNIST rows need ``MNIST_DIR`` or the cache,
 and the shipped checkpoints ``vae`` / ``vae2d``). Prints:
 
 * VAETrainer steps per second on moons (n = 1000, full batch, default config: exact log p(x) of
@@ -17,16 +17,12 @@ thread count printed in the header.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
 
 import numpy as np
-import timing
 import torch
 
+from benchmarks import timing
 from engine import toy2d
 from engine.vae import VAEConfig, log_marginal_grid
 from engine.vae_trainer import VAETrainer

@@ -1,6 +1,6 @@
 """Time engine.vae_toy on the calls the VAE chapter's toy-model page makes.
 
-Run from anywhere: ``python benchmarks/bench_vae_toy.py``. Prints, for each preset x of the
+Run from anywhere: ``python -m benchmarks.bench_vae_toy``. Prints, for each preset x of the
 default ToyLVM() (parabola, sigma = 0.3), the median wall time (ms, time.perf_counter) over
 REPEATS runs after WARMUP runs of: log_marginal, elbo, posterior_kl (q = N(0.5, 0.3^2)), an
 80 x 60 elbo_surface, fit_q from the default start, and iwae_bounds for K in (1, 10, 100, 1000)
@@ -10,14 +10,9 @@ Gaussian q from two starts, and the IWAE bounds of the bimodal preset's straddli
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # repo root, so `engine` imports
-
 import numpy as np
-import timing
 
+from benchmarks import timing
 from engine.vae_toy import PRESETS, ToyLVM
 
 WARMUP = 3

@@ -1,11 +1,7 @@
-"""Router: page config, the shared sidebar, and the list of pages. Content lives in views/."""
+"""Router: page config, the shared sidebar, and the list of pages. Content lives in views/.
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run dashboard/Home.py` puts only dashboard/ on the path
-    sys.path.insert(0, str(ROOT))
+`engine` and `dashboard` are imported as the installed project (`pip install -r requirements.txt`
+installs it in place), not through sys.path."""
 
 import streamlit as st
 

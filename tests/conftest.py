@@ -1,13 +1,14 @@
-"""Shared fixtures: the repo root on sys.path and an AppTest factory for the dashboard."""
+"""Shared fixtures: the thread policy, hypothesis profiles and an AppTest factory for the dashboard."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+from engine.device import configure_threads
 
 # CI runs the same hypothesis examples every time (a red CI must be reproducible); local runs
 # keep exploring new examples.
@@ -16,12 +17,9 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # The tests run under the dashboard's process-wide thread policy, set once here as the server sets
 # it once at start-up (engine.device): one torch thread. Nothing may change it per call.
-from engine.device import configure_threads  # noqa: E402
 
 configure_threads()
 

@@ -22,9 +22,6 @@ import random
 import sys
 import threading
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from dashboard.ui import live_training as live
 from engine.device import configure_threads

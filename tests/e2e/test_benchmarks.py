@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_live_frames_benchmark_prints_its_table(chromium_executable):
-    done = subprocess.run([sys.executable, "benchmarks/bench_live_frames.py", "--quick"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_live_frames", "--quick"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()
