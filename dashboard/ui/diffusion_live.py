@@ -13,7 +13,6 @@ so changing them starts over (their help says so). Widget keys start with ``diff
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -118,23 +117,6 @@ def model_state(trainer) -> tuple:
     return (trainer, trainer.step_count, trainer.history[-1] if trainer.history else None, len(trainer.evaluations))
 
 
-def same(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(x is y or (isinstance(x, (int, str)) and x == y) for x, y in zip(a, b))
-
-
-def _cached(name: str, state: tuple, build, hold_s: float = 0.0):
-    """A figure rebuilt only when ``state`` changed: an unchanged figure keeps its element in the browser
-    (Streamlit gives a changed figure a new element, and the browser a full redraw). While playing, a
-    figure of the same trainer (``state[0]``) is kept for ``hold_s`` seconds even if the state moved."""
-    cached, now = st.session_state.get(f"{KEY}_{name}_cache"), time.monotonic()
-    if cached is not None and (same(cached[0], state) or (
-            hold_s > 0 and live.slot(KEY).playing and cached[0][0] is state[0] and now - cached[2] < hold_s)):
-        return cached[1]
-    figure = build()
-    st.session_state[f"{KEY}_{name}_cache"] = (state, figure, now)
-    return figure
-
-
 def draw_factory(data: np.ndarray):
     lang = current_language()
     labels = plot_labels(lang)
@@ -142,15 +124,13 @@ def draw_factory(data: np.ndarray):
     def draw(trainer: Diffusion2DTrainer) -> None:
         samples_col, curves_col = st.columns([4, 5])
         evaluations = trainer.evaluations
-        state = (trainer.samples, lang)  # a new array at each evaluation (and after a rewind)
-        samples_col.plotly_chart(_cached("samples", state, lambda: plots.samples_figure(data, trainer.samples,
-                                                                                         labels=labels)),
-                                 key=f"{KEY}_samples")
+        version = (trainer, trainer.samples, lang)  # a new array at each evaluation (and after a rewind)
+        samples_col.plotly_chart(live.held(KEY, "samples", version, hold_s=0, build=lambda: plots.samples_figure(
+            data, trainer.samples, labels=labels)), key=f"{KEY}_samples")
         history = trainer.history
-        curves = _cached("curves", (*model_state(trainer), lang),
-                         lambda: plots.curves_figure(np.fromiter((h["loss"] for h in history), float, len(history)),
-                                                     evaluations, trainer.sliced_w2_floor, trainer.loss_by_t(),
-                                                     labels=labels), hold_s=CURVES_EVERY_S)
+        curves = live.held(KEY, "curves", (*model_state(trainer), lang), hold_s=CURVES_EVERY_S, build=lambda: (
+            plots.curves_figure(np.fromiter((h["loss"] for h in history), float, len(history)), evaluations,
+                                trainer.sliced_w2_floor, trainer.loss_by_t(), labels=labels)))
         curves_col.plotly_chart(curves, key=f"{KEY}_curves")
         if evaluations:
             last = evaluations[-1]
@@ -177,7 +157,7 @@ def film_for(trainer: Diffusion2DTrainer, predictor: str = "network") -> Reverse
     driven by the data's exact noise predictor (cached per trainer: it does not change with training)."""
     state = (trainer, predictor) if predictor == "exact" else (*model_state(trainer), predictor)
     cached = st.session_state.get(f"{KEY}_film_cache")
-    if cached is not None and same(cached[0], state):
+    if cached is not None and live.same(cached[0], state):
         return cached[1]
     film = trainer.reverse_film(N_FILM, seed=0, predictor=predictor)
     film = replace(film, frames=film.frames.astype(np.float32))  # halves what the session keeps
@@ -200,8 +180,8 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
     paths = film.trajectories(range(N_PATHS))  # x_T is random, so the first particles are a random pick
     left, right = st.columns(2)
     with left:
-        figure = _cached("film_figure", (film, current_language()),
-                         lambda: plots.film_figure(film.steps[kept], shown[kept], paths[:, kept], labels=labels))
+        figure = live.held(KEY, "film_figure", (film, current_language()), hold_s=0, build=lambda: (
+            plots.film_figure(film.steps[kept], shown[kept], paths[:, kept], labels=labels)))
         st.plotly_chart(figure, key=f"{KEY}_film")
         st.caption(t("diffusion_live.reverse.film_caption_exact" if exact else "diffusion_live.reverse.film_caption",
                      frames=len(kept), total=total, every=every, n=shown.shape[1], step=trainer.step_count))

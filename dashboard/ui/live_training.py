@@ -185,10 +185,18 @@ def reset(key: str, state: MutableMapping | None = None) -> None:
         s.last_metrics = []
 
 
+def same(a: tuple, b: tuple) -> bool:
+    """Two versions of a figure's inputs are the same: element by element the same object, or equal
+    numbers and strings. Arrays, films and history entries are compared by identity (never with ``==``,
+    which compares arrays elementwise); an object's id is never kept, as Python reuses ids."""
+    return len(a) == len(b) and all(x is y or (type(x) in (int, float, str, bool) and x == y) for x, y in zip(a, b))
+
+
 def held(key: str, name: str, version: tuple, build: Callable[[], Any], *, hold_s: float = 1.0,
          state: MutableMapping | None = None, clock=time.monotonic):
     """``build()``, or the cached figure: for the same ``version``, or, while playing, one built less than
     ``hold_s`` ago for the same trainer (``version[0]``; a reset or new trainer is drawn at once).
+    Versions are compared with :func:`same`; ``hold_s=0`` caches for the same version only.
 
     Streamlit gives a chart a new element id whenever its figure changes, and the browser then draws
     it from scratch. Slow-moving figures (training curves) are therefore sent again unchanged for a
@@ -198,8 +206,8 @@ def held(key: str, name: str, version: tuple, build: Callable[[], Any], *, hold_
     cache_key = f"live::{key}::{name}"
     cached, now = state.get(cache_key), clock()
     playing = _slot_key(key) in state and slot(key, state).playing
-    if cached is not None and (cached[0] == version or (playing and cached[0][0] is version[0]
-                                                        and now - cached[1] < hold_s)):
+    if cached is not None and (same(cached[0], version) or (playing and cached[0][0] is version[0]
+                                                            and now - cached[1] < hold_s)):
         return cached[2]
     figure = build()
     state[cache_key] = (version, now, figure)

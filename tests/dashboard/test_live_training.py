@@ -204,3 +204,22 @@ def test_a_held_figure_is_kept_while_playing_but_never_for_another_trainer():
     assert figure((other, 3)) == 3  # the hold ran out
     live.pause("mle", state)
     assert figure((other, 4)) == 4 and figure((other, 4)) == 4  # paused: rebuilt when the version moves, only then
+
+
+def test_held_versions_compare_arrays_by_identity_never_elementwise():
+    """A figure of the samples is cached on the samples array itself: the same array is the same figure,
+    an equal copy is new data (``==`` on arrays would compare them elementwise and raise)."""
+    state: dict = {}
+    trainer = make(state)
+    samples = np.zeros((4, 2))
+    built = []
+
+    def figure(version):
+        return live.held("mle", "samples", version, lambda: built.append(version) or len(built), hold_s=0,
+                         state=state)
+
+    assert figure((trainer, samples, "en")) == 1
+    assert figure((trainer, samples, "en")) == 1
+    assert figure((trainer, samples.copy(), "en")) == 2
+    assert figure((trainer, samples.copy(), "ko")) == 3
+    assert live.same((1, "a", 0.5), (1, "a", 0.5)) and not live.same((1,), (1, 2))
