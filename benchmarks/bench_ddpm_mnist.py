@@ -1,4 +1,4 @@
-"""Sampling speed of the shipped MNIST DDPM (engine.ddpm_mnist) on the CPU: DDIM and 1000-step DDPM.
+"""Sampling speed of the shipped MNIST DDPM (engine.diffusion.mnist) on the CPU: DDIM and 1000-step DDPM.
 
 Run from anywhere: ``python -m benchmarks.bench_ddpm_mnist`` (needs the shipped ``ddpm``
 checkpoint in assets/models; about 2 minutes at 2 threads, most of it the 1000-step chain).
@@ -11,12 +11,12 @@ Table: wall time (time.perf_counter) of ``MNISTDiffusion.sample_ddim(n, steps, e
 20, 50 and 100 steps and of ``sample_ddpm(n)`` (T = 1000 ancestral steps), the median over
 ``--repeats`` runs after one warm-up run (``timing.median_ms``; the DDPM chain: ``--ddpm-repeats``
 runs, no warm-up), with "ms / call" = seconds / network evaluations (one U-Net call on a batch of
-n per step) and a row for one bare U-Net call. The inpainting rows time ``engine.inpainting.repaint``
+n per step) and a row for one bare U-Net call. The inpainting rows time ``engine.diffusion.inpainting.repaint``
 as the page runs it by default (``--inpaint`` completions of one digit, top half regenerated, T = 1000
 steps) with resampling U = 1 and U = 2, one run each. The target is DDIM-50 for 16 digits under 3 s on 2
 CPU cores. ``--fid``: the classifier Fréchet distance of ``--fid-n`` DDIM-50 digits against as many
 held-out digits, next to its floor (two held-out halves of that size), with class entropy and
-coverage: ``engine.ddpm_mnist.evaluate(samplers=["ddim50"])``, the model card's protocol.
+coverage: ``engine.diffusion.mnist.evaluate(samplers=["ddim50"])``, the model card's protocol.
 Numbers depend on the machine and on what else runs on it; the target is for 2 quiet cores.
 """
 
@@ -31,7 +31,7 @@ import torch
 
 from benchmarks import timing
 from engine.checkpoints import CheckpointError, load_pretrained
-from engine.ddpm_mnist import DDIM_STEPS
+from engine.diffusion.mnist import DDIM_STEPS
 
 TARGET_S = 3.0  # DDIM-50, 16 digits, 2 CPU cores (the issue)
 
@@ -59,7 +59,7 @@ def table_speed(model, n: int, repeats: int, ddpm_repeats: int) -> None:
 
 
 def table_inpaint(model, completions: int) -> None:
-    from engine.inpainting import known_mask, repaint
+    from engine.diffusion.inpainting import known_mask, repaint
 
     image = torch.zeros(1, 1, 28, 28)
     image[..., 4:24, 12:16] = 1.0  # a vertical stroke: the timing does not depend on the digit
@@ -74,8 +74,8 @@ def table_inpaint(model, completions: int) -> None:
 
 
 def table_fid(model, n: int) -> None:
-    from engine import ddpm_mnist
     from engine.data.mnist import MNISTError, training_data
+    from engine.diffusion import mnist as ddpm_mnist
 
     try:
         data = training_data()

@@ -1,4 +1,4 @@
-"""Training speed of the live 2D DDPM (engine.diffusion_toy) against the issue's target, on the CPU.
+"""Training speed of the live 2D DDPM (engine.diffusion.live) against the issue's target, on the CPU.
 
 Run from anywhere: ``python -m benchmarks.bench_diffusion2d`` (moons and swiss roll, seeds 0-2,
 at most 90 s of training each: about 10 minutes). Options: ``--sets moons ring spiral``,
@@ -43,7 +43,7 @@ from dataclasses import replace
 import torch
 
 from engine import toy2d
-from engine.diffusion_toy import Diffusion2DConfig, Diffusion2DTrainer
+from engine.diffusion.live import Diffusion2DConfig, Diffusion2DTrainer
 
 N_DATA = 8000  # training points per run (tiny-diffusion's data-set size)
 TARGETS = {3.0: 20.0, 2.0: 60.0}  # ratio to the floor -> seconds of training allowed (the issue's targets)

@@ -1,4 +1,4 @@
-"""Speed and mode coverage of the live 2D GAN (engine.gan_toy) on the CPU, single-threaded like the page.
+"""Speed and mode coverage of the live 2D GAN (engine.gan.live) on the CPU, single-threaded like the page.
 
 Run from anywhere: ``python -m benchmarks.bench_gan2d`` (about 10 minutes; ``--quick``: about 1).
 Tables:
@@ -26,7 +26,7 @@ from dataclasses import replace
 import torch
 
 from benchmarks import timing
-from engine.gan_toy import MODE_STD, PRESETS, GAN2DTrainer, GANArchitecture, GANSettings, mode_centers, sample_data
+from engine.gan.live import MODE_STD, PRESETS, GAN2DTrainer, GANArchitecture, GANSettings, mode_centers, sample_data
 
 SEEDS = (0, 1, 2, 3, 4)
 N_DATA = 10_000  # points sampled once per run, as the page does for a named set

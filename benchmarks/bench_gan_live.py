@@ -94,7 +94,7 @@ def headless_rate(preset: str, seconds: float = 3.0) -> float:
     """Generator iterations per second of the same trainer with nothing drawn (1 torch thread)."""
     import torch
 
-    from engine.gan_toy import MODE_STD, PRESETS, GAN2DTrainer, GANArchitecture, GANSettings, mode_centers, sample_data
+    from engine.gan.live import MODE_STD, PRESETS, GAN2DTrainer, GANArchitecture, GANSettings, mode_centers, sample_data
 
     torch.set_num_threads(1)
     if preset == "default":

@@ -25,7 +25,7 @@ import torch
 from benchmarks import timing
 from engine import toy2d
 from engine.vae import VAEConfig, log_marginal_grid
-from engine.vae_trainer import VAETrainer
+from engine.vae.live import VAETrainer
 
 WARMUP = 1
 REPEATS = 5
@@ -65,7 +65,7 @@ def main() -> None:
     try:
         from engine.checkpoints import CheckpointError, load_pretrained
         from engine.data.mnist import MNISTError, training_data
-        from engine.vae_mnist import heldout_elbo, iwae
+        from engine.vae.mnist import heldout_elbo, iwae
 
         data = training_data()
         models = {name: load_pretrained(name, device="cpu")[0] for name in ("vae2d", "vae")}

@@ -1,4 +1,4 @@
-"""Time engine.vae_toy on the calls the VAE chapter's toy-model page makes.
+"""Time engine.vae.exact on the calls the VAE chapter's toy-model page makes.
 
 Run from anywhere: ``python -m benchmarks.bench_vae_toy``. Prints, for each preset x of the
 default ToyLVM() (parabola, sigma = 0.3), the median wall time (ms, time.perf_counter) over
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks import timing
-from engine.vae_toy import PRESETS, ToyLVM
+from engine.vae.exact import PRESETS, ToyLVM
 
 WARMUP = 3
 REPEATS = 25

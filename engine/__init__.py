@@ -24,24 +24,17 @@ Modules:
     data.mnist     MNIST IDX loader: search order, MD5 checks, training split; `python -m engine.data.mnist`
     data.download  the explicit MNIST download (mirrors, MD5-checked, atomic) and that command's code
     checkpoints    safetensors weights + JSON model cards, hash-checked; load_pretrained(name)
-    classifier     the small CNN that judges generated digits, and its training loop
-    metrics        class coverage, confidence and classifier Fréchet distance of samples
-    vae            VAE and autoencoder models, ELBO terms, IWAE bound
-    vae_grid       exact log p(x) of a 1D/2D-latent VAE by converged grids
-    vae_trainer    the live VAE trainer on 2D data (exact gap while training, beta)
-    vae_mnist      MNIST VAE/AE presets, training, evaluation, shipped-checkpoint registration
-    latent         codes, decoded grids, interpolations and IWAE tables of MNIST models
-    vae_toy        exact 1D-latent toy model: log p(x), posterior, ELBO, KL gap, IWAE bounds
-    gan            GAN losses as functions (minimax, non-saturating, WGAN, WGAN-GP, least squares, hinge)
-    gan_theory     the 1D game made exact: D*, V(D*, G) = -log 4 + 2 JS, a learned D, the generator losses
-    gan_modes      2D mixture data (ring of 8, grid of 25, ...) and the VEEGAN/PacGAN mode-coverage metric
-    gan_nets       the small 2D generator / discriminator MLPs and their optimisers
-    gan_toy        the live 2D GAN trainer (settings changeable while training, presets, snapshots)
-    gan_mnist      the MNIST DCGAN, its training film and evaluation; the shipped checkpoint "dcgan"
-    diffusion      DDPM schedules, q(x_t | x_0), one reverse step with every term, DDIM, inpainting
-    diffusion_toy  the live 2D DDPM trainer (MLP noise predictor, sliced-W2 quality against its floor)
-    ddpm_mnist     the MNIST U-Net DDPM: samplers (DDPM, DDIM, inpainting), training, evaluation; shipped "ddpm"
-    inpainting     masks for inpainting: half-image and centre presets, rectangles
+    mnist/         what judges generated digits: classifier (the small CNN), metrics (coverage, Fréchet)
+
+One package per model family, each with the same vocabulary: ``exact`` (closed forms and toy maths),
+``live`` (the 2D trainer of the live section), ``mnist`` (the shipped model), plus its own parts.
+The package re-exports its core module, so ``from engine.gan import LOSSES`` works:
+    vae/           model (VAE, autoencoder, ELBO, IWAE; re-exported), exact (1D-latent toy), grid
+                   (exact log p(x) by converged grids), live, mnist, latent (codes, grids, interpolations)
+    gan/           losses (re-exported), exact (the 1D game: D*, 2 JS - log 4), modes (mixtures and mode
+                   coverage), nets (2D MLPs), live, mnist (the DCGAN)
+    diffusion/     process (schedules, q(x_t | x_0), reverse step, DDIM, exact predictor; re-exported),
+                   live, mnist (the U-Net DDPM and its samplers), inpainting (masks)
     data.points    uploaded 2D point sets: CSV parsing with coded errors, standardising
     train          `python -m engine.train MODEL`: command-line training that ships a checkpoint
 """

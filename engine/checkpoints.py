@@ -20,7 +20,7 @@ message says what happened and which command rebuilds the checkpoint.
 
 Shipped models live in :data:`ASSETS_DIR` and are loaded by name with :func:`load_pretrained`.
 The registry is a plain dict filled by ``register(name, builder, rebuild)``; model modules
-register themselves at import (``engine.classifier`` registers "classifier"). So that callers
+register themselves at import (``engine.mnist.classifier`` registers "classifier"). So that callers
 need not remember which module to import first, :data:`_PROVIDERS` maps each shipped name to
 the module that registers it, and :func:`load_pretrained` imports that module lazily (keeping
 ``import engine.checkpoints`` light and free of import cycles: the model modules import this
@@ -72,8 +72,9 @@ class Entry(NamedTuple):
 
 _REGISTRY: dict[str, Entry] = {}
 # name -> module whose import calls register(name, ...). Add a line here for each shipped model.
-_PROVIDERS: dict[str, str] = {"classifier": "engine.classifier", "vae2d": "engine.vae_mnist", "vae": "engine.vae_mnist",
-                             "ae": "engine.vae_mnist", "dcgan": "engine.gan_mnist", "ddpm": "engine.ddpm_mnist"}
+_PROVIDERS: dict[str, str] = {"classifier": "engine.mnist.classifier", "vae2d": "engine.vae.mnist",
+                             "vae": "engine.vae.mnist", "ae": "engine.vae.mnist", "dcgan": "engine.gan.mnist",
+                             "ddpm": "engine.diffusion.mnist"}
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:

@@ -23,9 +23,9 @@ from pathlib import Path
 from engine import device as devices
 from engine.checkpoints import ASSETS_DIR, checkpoint_paths, save_checkpoint
 from engine.data.mnist import MNISTError, training_data
-from engine.ddpm_mnist import TRAINERS as DDPM_TRAINERS
-from engine.gan_mnist import TRAINERS as GAN_TRAINERS
-from engine.vae_mnist import TRAINERS as VAE_TRAINERS
+from engine.diffusion.mnist import TRAINERS as DDPM_TRAINERS
+from engine.gan.mnist import TRAINERS as GAN_TRAINERS
+from engine.vae.mnist import TRAINERS as VAE_TRAINERS
 
 
 def _progress(total: int):
@@ -38,7 +38,7 @@ def train_classifier(args, device, data) -> tuple:
     """Fit the evaluation classifier; returns (model, the model-specific part of its card)."""
     import torch
 
-    from engine import classifier, metrics
+    from engine.mnist import classifier, metrics
 
     config = classifier.ClassifierConfig(seed=args.seed)
     if args.epochs is not None:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["engine", "engine.device", "engine.distributions", "engine.divergences", "engine.quadrature",
            "engine.transport", "engine.projections", "engine.toy2d", "engine.likelihood", "engine.gaussians",
            "engine.kde", "engine.training", "engine.mle", "engine.data.mnist", "engine.data.download",
-           "engine.checkpoints", "engine.classifier", "engine.metrics", "engine.train", "engine.checks"]
+           "engine.checkpoints", "engine.mnist.classifier", "engine.mnist.metrics", "engine.train", "engine.checks"]
 FRONT_END = ["streamlit", "plotly"]
 
 PROBE = """

@@ -91,7 +91,7 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray, float] | None:
 @st.cache_resource(max_entries=1, show_spinner=False)
 def _mnist_digits() -> tuple[np.ndarray, np.ndarray, float]:
     from engine.data.mnist import training_data
-    from engine.ddpm_mnist import to_network
+    from engine.diffusion.mnist import to_network
 
     data = training_data()
     images = to_network(data.heldout_images).double().numpy()

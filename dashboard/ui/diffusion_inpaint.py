@@ -22,9 +22,9 @@ import torch
 from dashboard.ui.i18n import labeler, t
 from dashboard.ui.images import tile
 from dashboard.ui.models import pretrained
-from engine import inpainting
 from engine.data.mnist import MNISTError
-from engine.metrics import classify
+from engine.diffusion import inpainting
+from engine.mnist.metrics import classify
 
 KEY = "diffusion_inpaint"
 RESULT = f"{KEY}_result"  # session_state: the last repaint, with the inputs that made it

@@ -25,7 +25,7 @@ from dashboard.ui.i18n import current_language, labeler, t, translate
 from engine import toy2d
 from engine.data.points import parse_points_csv, standardize
 from engine.diffusion import SCHEDULES
-from engine.diffusion_toy import N_EVAL, Diffusion2DConfig, Diffusion2DTrainer, ReverseFilm
+from engine.diffusion.live import N_EVAL, Diffusion2DConfig, Diffusion2DTrainer, ReverseFilm
 
 KEY = "diffusion_live"
 DATASETS = ("swiss_roll", "moons", "ring", "spiral")

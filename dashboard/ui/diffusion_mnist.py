@@ -27,8 +27,8 @@ from dashboard.ui.i18n import current_language, labeler, t, translate
 from dashboard.ui.images import tile
 from dashboard.ui.models import pretrained
 from engine import diffusion as dm
-from engine import metrics
-from engine.ddpm_mnist import CLIP, DDIM_STEPS, to_network
+from engine.diffusion.mnist import CLIP, DDIM_STEPS, to_network
+from engine.mnist import metrics
 
 SAMPLERS = ("ddim", "ddpm")
 GRID_SIZES = (4, 9, 16, 25, 36)

@@ -24,7 +24,7 @@ from dashboard.ui import points_upload
 from dashboard.ui.i18n import current_language, labeler, t, translate
 from engine.data.points import parse_points_csv, standardize
 from engine.gan import LOSSES
-from engine.gan_toy import (
+from engine.gan.live import (
     EVAL_SAMPLES,
     GAN_DATASETS,
     MODE_STD,

@@ -1,6 +1,6 @@
 """Figures of the live 2D GAN: the playing field (GAN Lab's main view) and the training curves.
 
-Inputs are a ``engine.gan_toy.GANSnapshot``, plain arrays and already-translated labels. These
+Inputs are a ``engine.gan.live.GANSnapshot``, plain arrays and already-translated labels. These
 figures are redrawn a few times a second while training plays, so traces are plain dicts of
 float32 numpy arrays (plotly sends them base64-encoded, and validating dicts is cheaper than
 building ``go.Scatter`` objects), polylines are one trace each with NaN gaps instead of one

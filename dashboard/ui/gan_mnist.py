@@ -18,9 +18,10 @@ from dashboard.ui import gan_mnist_plots as plots
 from dashboard.ui.i18n import current_language, labeler, t, translate
 from dashboard.ui.images import tile
 from dashboard.ui.models import pretrained
-from engine import checkpoints, gan_mnist
+from engine import checkpoints
 from engine.checkpoints import CheckpointError
-from engine.metrics import class_entropy
+from engine.gan import mnist as gan_mnist
+from engine.mnist.metrics import class_entropy
 
 SERIES = ("real", "generated", "uniform", "percent", "d_value", "digit", "step", "loss", "loss_d", "loss_g",
           "equilibrium")  # labels: gan_mnist.series.*

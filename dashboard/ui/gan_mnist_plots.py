@@ -1,6 +1,6 @@
 """Figures for the DCGAN section: D(x) histograms, the class histogram, the training losses.
 
-Inputs are arrays from the training film (``engine.gan_mnist.load_film``) and labels already
+Inputs are arrays from the training film (``engine.gan.mnist.load_film``) and labels already
 translated by the section; nothing here trains or evaluates a model.
 """
 

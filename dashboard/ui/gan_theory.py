@@ -1,6 +1,6 @@
 """GAN page, section 1: the minimax game solved exactly in 1D.
 
-p_data is one of the named mixtures of ``engine.gan_theory.DATA``; p_g is a Normal, optionally
+p_data is one of the named mixtures of ``engine.gan.exact.DATA``; p_g is a Normal, optionally
 with a second component, set by sliders. The section draws D*, shows both sides of
 V(D*, G) = -log 4 + 2 JS, trains a small discriminator against the fixed p_g on request, and
 plots the generator's two losses against D(G(z)) with where a far-away p_g puts its samples.
@@ -19,8 +19,8 @@ import streamlit as st
 from dashboard.ui import gan_theory_plots as plots
 from dashboard.ui.i18n import current_language, labeler, t, translate
 from dashboard.ui.plotting import plot_grid
-from engine import gan_theory as G
 from engine.distributions import Mixture, Normal
+from engine.gan import exact as G
 
 STEP_CHOICES = (0, 100, 300, 1000, 2000)  # 0 shows the untrained network, far from D*
 DEFAULT_STEPS = 1000  # enough for max |D - D*| < 0.05 on the default pairs (tests/engine/test_gan_theory.py)

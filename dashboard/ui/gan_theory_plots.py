@@ -1,4 +1,4 @@
-"""Figures for the GAN theory section. Inputs are arrays from ``engine.gan_theory`` and labels
+"""Figures for the GAN theory section. Inputs are arrays from ``engine.gan.exact`` and labels
 already translated by the section; nothing here computes a discriminator or a loss.
 
 Traces are plain dicts and each figure is built in one constructor call (see

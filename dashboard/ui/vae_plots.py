@@ -1,4 +1,4 @@
-"""Figures for the VAE page. Inputs are arrays from ``engine.vae_toy`` / ``engine.vae`` and
+"""Figures for the VAE page. Inputs are arrays from ``engine.vae.exact`` / ``engine.vae`` and
 labels already translated by the page; nothing here computes an ELBO."""
 
 from __future__ import annotations

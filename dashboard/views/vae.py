@@ -18,12 +18,12 @@ from dashboard.ui.i18n import current_language, labeler, t, translate
 from dashboard.ui.images import tile
 from dashboard.ui.models import pretrained
 from dashboard.ui.plotting import format_value, surface_with_path
-from engine import latent, toy2d
+from engine import toy2d
 from engine.distributions import Normal
-from engine.vae import VAEConfig
-from engine.vae_mnist import TABLE_SAMPLES, iwae_table
-from engine.vae_toy import PRESETS, ToyLVM
-from engine.vae_trainer import VAETrainer
+from engine.vae import VAEConfig, latent
+from engine.vae.exact import PRESETS, ToyLVM
+from engine.vae.live import VAETrainer
+from engine.vae.mnist import TABLE_SAMPLES, iwae_table
 
 TOY = ToyLVM()
 Z_GRID = np.linspace(-3.5, 3.5, 701)

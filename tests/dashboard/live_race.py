@@ -26,7 +26,7 @@ import time
 from dashboard.ui import live_training as live
 from engine.device import configure_threads
 from engine.gan import LOSSES
-from engine.gan_toy import MODE_STD, GAN2DTrainer, GANArchitecture, GANSettings, mode_centers, sample_data
+from engine.gan.live import MODE_STD, GAN2DTrainer, GANArchitecture, GANSettings, mode_centers, sample_data
 
 KEY = "gan_live"
 ARCH = GANArchitecture(width=32, depth=2)  # small: more steps, more chances to collide

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.ui import diffusion_inpaint
 from dashboard.ui.i18n import translate
 from engine import checkpoints
-from engine.ddpm_mnist import DDPMConfig, MNISTDiffusion
+from engine.diffusion.mnist import DDPMConfig, MNISTDiffusion
 from tests.conftest import APP_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[2]

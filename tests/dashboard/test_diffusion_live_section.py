@@ -20,7 +20,7 @@ from dashboard.ui.gan_live_plots import bucket_means, thin
 from dashboard.ui.i18n import translate
 from engine import diffusion as dm
 from engine.data.points import MAX_BYTES, MAX_POINTS, PointsError, parse_points_csv, standardize
-from engine.diffusion_toy import Diffusion2DConfig
+from engine.diffusion.live import Diffusion2DConfig
 from tests.conftest import APP_TIMEOUT_S
 from tests.dashboard.plotly_spec import chart, values
 

@@ -21,7 +21,7 @@ from dashboard.ui.i18n import translate
 from engine import checkpoints
 from engine import diffusion as dm
 from engine.checkpoints import load_pretrained
-from engine.ddpm_mnist import CLIP, DDIM_STEPS
+from engine.diffusion.mnist import CLIP, DDIM_STEPS
 from tests.dashboard.plotly_spec import chart, values
 
 ASSETS = Path(checkpoints.ASSETS_DIR)
@@ -130,7 +130,7 @@ def test_ddim_frames_follow_the_engines_sampler(model):
 
 
 def test_ddpm_generation_keeps_every_20th_step_and_reports_progress():
-    from engine.ddpm_mnist import DDPMConfig, MNISTDiffusion
+    from engine.diffusion.mnist import DDPMConfig, MNISTDiffusion
 
     tiny = MNISTDiffusion(DDPMConfig(steps=60, channels=(8, 8, 8), embedding=8)).eval()  # untrained, T = 60: fast
     calls = []

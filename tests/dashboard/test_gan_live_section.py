@@ -14,7 +14,7 @@ import torch
 from dashboard.ui import live_training as live
 from dashboard.ui.i18n import translate
 from engine.data.points import PointsError, parse_points_csv
-from engine.gan_toy import PRESETS
+from engine.gan.live import PRESETS
 from tests.dashboard.plotly_spec import chart
 
 KEY = "gan_live"

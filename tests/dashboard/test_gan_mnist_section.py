@@ -1,6 +1,6 @@
 """The DCGAN section of the GAN page, run server-side with AppTest against the shipped checkpoint.
 
-The charts are checked against the film file read independently with ``engine.gan_mnist``: what
+The charts are checked against the film file read independently with ``engine.gan.mnist``: what
 the page draws at a snapshot must be that snapshot's numbers.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from dashboard.ui.gan_mnist_plots import D_EDGES
 from dashboard.ui.i18n import translate
 from engine import checkpoints
-from engine.gan_mnist import load_film
+from engine.gan.mnist import load_film
 from tests.dashboard.plotly_spec import chart, values
 
 ASSETS = Path(checkpoints.ASSETS_DIR)

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.ui.gan_theory import GeneratorSpec
-from engine import gan_theory as G
+from engine.gan import exact as G
 from tests.dashboard.plotly_spec import chart, values
 
 LOG4 = math.log(4.0)

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from dashboard.ui.i18n import catalog, translate
-from engine.vae_toy import PRESETS, ToyLVM
+from engine.vae.exact import PRESETS, ToyLVM
 from tests.dashboard.plotly_spec import chart, values
 
 
@@ -146,7 +146,7 @@ def test_the_collapse_note_shows_when_the_engine_sees_collapse_and_not_at_beta_1
                     reason="set MNIST_DIR to a folder with the MNIST test split (CI uses ../shared/data/mnist)")
 def test_mnist_section_shows_the_shipped_models_and_their_honest_numbers(open_page):
     from engine import checkpoints
-    from engine.vae_mnist import TABLE_KS, TABLE_SAMPLES
+    from engine.vae.mnist import TABLE_KS, TABLE_SAMPLES
 
     at = open_page()
     assert not at.error, [e.value for e in at.error]

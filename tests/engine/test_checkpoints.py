@@ -277,13 +277,13 @@ def test_load_pretrained_with_an_outdated_card(registry):
 def test_unknown_name_lists_registered_ones(registry):
     register("toy", toy_builder, REBUILD)
     register("vae", toy_builder, "python -m engine.train vae")
-    checkpoints._PROVIDERS["classifier"] = "engine.classifier"
+    checkpoints._PROVIDERS["classifier"] = "engine.mnist.classifier"
     with pytest.raises(CheckpointError, match=r"no pretrained model named 'gan' \(registered: classifier, toy, vae\)"):
         load_pretrained("gan", device="cpu")
 
 
 def test_provider_module_is_imported_lazily(registry, tmp_path, monkeypatch):
-    # A provider registers its model at import, exactly as engine.classifier does.
+    # A provider registers its model at import, exactly as engine.mnist.classifier does.
     module_dir = tmp_path / "providers"
     module_dir.mkdir()
     (module_dir / "toy_provider.py").write_text(

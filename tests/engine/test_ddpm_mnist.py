@@ -1,4 +1,4 @@
-"""engine.ddpm_mnist: the U-Net noise predictor, the samplers' contracts, training, checkpoints and the CLI.
+"""engine.diffusion.mnist: the U-Net noise predictor, the samplers' contracts, training, checkpoints and the CLI.
 
 Most tests use a small model (T = 20, channels 8/16/16) whose last convolution is given seeded
 random weights, so that eps_theta really depends on x_t and t (the real init makes it 0). Tests
@@ -21,7 +21,7 @@ import torch
 
 from engine import checkpoints
 from engine import diffusion as dm
-from engine.ddpm_mnist import (
+from engine.diffusion.mnist import (
     CLIP,
     DDPMConfig,
     MNISTDiffusion,
@@ -198,7 +198,7 @@ def test_fit_stops_at_a_non_finite_loss():
 
 
 def test_sample_with_and_evaluate_on_stand_ins():
-    from engine.classifier import ClassifierConfig, DigitClassifier
+    from engine.mnist.classifier import ClassifierConfig, DigitClassifier
 
     model = random_model()
     assert sampler_names() == ["ddpm", "ddim10", "ddim20", "ddim50", "ddim100"]
@@ -291,7 +291,7 @@ def test_shipped_ddpm_card_is_reproduced_from_the_weights():
     flip its label). The floor is exact arithmetic on the same held-out digits.
     """
     from engine.data.mnist import training_data
-    from engine.ddpm_mnist import evaluate
+    from engine.diffusion.mnist import evaluate
 
     model, card = checkpoints.load_pretrained("ddpm", device="cpu")
     classifier, _ = checkpoints.load_pretrained("classifier", device="cpu")
@@ -313,7 +313,7 @@ def test_shipped_ddpm_card_is_reproduced_from_the_weights():
 
 def metrics_of_noise(classifier, data, n: int, seed: int) -> float:
     """Fréchet distance of uniform-noise images to the card's reference digits: a generator's worst case."""
-    from engine import metrics
+    from engine.mnist import metrics
 
     held = data.heldout_images
     order = np.random.default_rng(seed).permutation(len(held))

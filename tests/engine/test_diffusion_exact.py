@@ -15,7 +15,7 @@ import torch
 
 from engine import diffusion as dm
 from engine import toy2d
-from engine.diffusion_toy import N_EXACT, Diffusion2DConfig, Diffusion2DTrainer
+from engine.diffusion.live import N_EXACT, Diffusion2DConfig, Diffusion2DTrainer
 
 CONFIGS = [dm.ScheduleConfig("linear", 1000), dm.ScheduleConfig("cosine", 1000), dm.ScheduleConfig("cosine", 100),
            dm.ScheduleConfig("linear", 50, rescale=False)]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine import toy2d
-from engine.diffusion_toy import LOSS_BINS, Diffusion2DConfig, Diffusion2DTrainer
+from engine.diffusion.live import LOSS_BINS, Diffusion2DConfig, Diffusion2DTrainer
 
 SMALL = Diffusion2DConfig(steps=50, width=64, depth=2, batch_size=256, eval_every=400)
 

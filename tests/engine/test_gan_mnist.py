@@ -1,4 +1,4 @@
-"""engine.gan_mnist: the DCGAN's verbs, its training steps and film, and the shipped checkpoint.
+"""engine.gan.mnist: the DCGAN's verbs, its training steps and film, and the shipped checkpoint.
 
 Tests that need real digits use ``MNIST_DIR`` (CI points it at ../shared/data/mnist) and are
 skipped with the reason otherwise. The rest run on small random stand-ins for MNIST.
@@ -17,9 +17,8 @@ import torch
 
 from engine import checkpoints
 from engine.checkpoints import CheckpointError
-from engine.classifier import ClassifierConfig, DigitClassifier
 from engine.gan import discriminator_loss
-from engine.gan_mnist import (
+from engine.gan.mnist import (
     DCGAN,
     DCGANConfig,
     build_dcgan,
@@ -31,6 +30,7 @@ from engine.gan_mnist import (
     to_uint8,
     train_step,
 )
+from engine.mnist.classifier import ClassifierConfig, DigitClassifier
 
 ROOT = Path(__file__).resolve().parents[2]
 MNIST_DIR = os.environ.get("MNIST_DIR")
@@ -157,9 +157,9 @@ def test_fit_records_a_film_with_the_documented_shapes():
 
 
 def test_a_non_finite_loss_stops_training_and_says_where(monkeypatch):
-    import engine.gan
+    import engine.gan.losses
 
-    real_loss = engine.gan.generator_loss
+    real_loss = engine.gan.losses.generator_loss
     calls = []
 
     def loss_that_blows_up(kind, fake):  # finite for two training steps, then NaN (as an exploding run would be)
@@ -169,7 +169,7 @@ def test_a_non_finite_loss_stops_training_and_says_where(monkeypatch):
         value = real_loss(kind, fake)
         return value * float("nan") if sum(calls) >= 3 else value
 
-    monkeypatch.setattr(engine.gan, "generator_loss", loss_that_blows_up)
+    monkeypatch.setattr(engine.gan.losses, "generator_loss", loss_that_blows_up)
     summary, film = fit(DCGAN(SMALL), fake_data(), SMALL, small_classifier(), max_steps=10)
     assert summary["stopped"]["step"] == 3 and math.isnan(summary["stopped"]["loss_g"])
     assert summary["steps"] == 3 and len(film["train_loss_g"]) == 3
@@ -217,7 +217,7 @@ def test_shipped_dcgan_card_is_reproduced_from_the_weights():
     features); class entropy 0.01 nats (a digit on a decision boundary may flip its label).
     """
     from engine.data.mnist import training_data
-    from engine.gan_mnist import evaluate
+    from engine.gan.mnist import evaluate
 
     model, card = checkpoints.load_pretrained("dcgan", device="cpu")
     classifier, _ = checkpoints.load_pretrained("classifier", device="cpu")

@@ -11,9 +11,9 @@ import torch
 from scipy import integrate
 from scipy.special import expit, xlogy
 
-from engine import gan_theory as G
 from engine.distributions import Mixture, Normal, Uniform
 from engine.divergences import js
+from engine.gan import exact as G
 
 LOG4 = math.log(4.0)
 PAIRS = {

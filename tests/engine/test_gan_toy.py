@@ -1,4 +1,4 @@
-"""engine.gan_toy: data sets, the mode metric on hand-made samples, the trainer protocol, snapshots, presets."""
+"""engine.gan.live: data sets, the mode metric on hand-made samples, the trainer protocol, snapshots, presets."""
 
 from dataclasses import replace
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from engine.gan import generator_loss
-from engine.gan_toy import (
+from engine.gan.live import (
     GAN_DATASETS,
     MODE_STD,
     PRESETS,

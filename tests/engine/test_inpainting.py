@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine import inpainting as ip
 from engine.checkpoints import ASSETS_DIR, CheckpointError, load_pretrained
-from engine.ddpm_mnist import DDPMConfig, MNISTDiffusion
+from engine.diffusion import inpainting as ip
+from engine.diffusion.mnist import DDPMConfig, MNISTDiffusion
 
 
 def digit() -> np.ndarray:

@@ -1,4 +1,4 @@
-"""engine.metrics against closed forms, an independent eigenvalue formula, and a transparent fake classifier.
+"""engine.mnist.metrics against closed forms, an independent eigenvalue formula, and a transparent fake classifier.
 
 Tolerances
 ----------
@@ -25,8 +25,8 @@ from scipy import linalg
 from scipy.stats import special_ortho_group
 from torch import nn
 
-from engine import metrics
-from engine.metrics import (
+from engine.mnist import metrics
+from engine.mnist.metrics import (
     SampleReport,
     class_entropy,
     class_histogram,

@@ -14,7 +14,14 @@ import pytest
 import torch
 
 from engine import checkpoints
-from engine.classifier import ClassifierConfig, DigitClassifier, build_classifier, evaluate, random_shift, to_input
+from engine.mnist.classifier import (
+    ClassifierConfig,
+    DigitClassifier,
+    build_classifier,
+    evaluate,
+    random_shift,
+    to_input,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MNIST_DIR = os.environ.get("MNIST_DIR")

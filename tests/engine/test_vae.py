@@ -1,4 +1,4 @@
-"""engine.vae, engine.vae_grid, engine.vae_trainer and engine.vae_mnist: bounds, exact likelihoods, the trainer.
+"""engine.vae, engine.vae.grid, engine.vae.live and engine.vae.mnist: bounds, exact likelihoods, the trainer.
 
 Tolerances on Monte Carlo quantities are k standard errors (k = 4 where one comparison is made,
 so a correct implementation fails ~1 run in 16,000; fixed seeds make every run identical anyway).
@@ -21,7 +21,7 @@ import torch
 from engine import checkpoints, toy2d
 from engine.training import NON_FINITE, Trainer
 from engine.vae import VAE, Autoencoder, ELBOTerms, VAEConfig, config_from_card, iwae_estimates, log_marginal_grid
-from engine.vae_trainer import VAESnapshot, VAETrainer
+from engine.vae.live import VAESnapshot, VAETrainer
 
 ROOT = Path(__file__).resolve().parents[2]
 MNIST_DIR = os.environ.get("MNIST_DIR")
@@ -263,7 +263,7 @@ def test_large_beta_collapses_the_posterior_to_the_prior():
 
 # ---------------------------------------------------------------- checkpoints and MNIST
 def test_checkpoint_round_trip_of_a_vae_and_an_autoencoder(tmp_path):
-    from engine.vae_mnist import build_autoencoder, build_vae
+    from engine.vae.mnist import build_autoencoder, build_vae
 
     x = torch.rand(4, 784)
     for model, build in [(VAE(MNIST_SMALL), build_vae), (Autoencoder(MNIST_SMALL), build_autoencoder)]:
@@ -286,7 +286,7 @@ def test_shipped_vae_heldout_elbo_is_reproduced_from_the_checkpoint(name):
     error (~0.05 nats); tolerance 4 * sqrt(2) * se.
     """
     from engine.data.mnist import training_data
-    from engine.vae_mnist import heldout_elbo
+    from engine.vae.mnist import heldout_elbo
 
     model, card = checkpoints.load_pretrained(name, device="cpu")
     data = training_data()
@@ -304,7 +304,7 @@ def test_shipped_vae_heldout_elbo_is_reproduced_from_the_checkpoint(name):
 @needs_mnist
 def test_shipped_autoencoder_reconstruction_error_is_reproduced():
     from engine.data.mnist import training_data
-    from engine.vae_mnist import reconstruction_errors
+    from engine.vae.mnist import reconstruction_errors
 
     model, card = checkpoints.load_pretrained("ae", device="cpu")
     errors = reconstruction_errors(model, training_data().heldout_images)
@@ -372,7 +372,7 @@ def test_pooled_estimates_stay_below_the_exact_log_likelihood(trained):
 @needs_mnist
 def test_the_mnist_page_table_increases_with_k_and_reports_its_noise():
     from engine.data.mnist import training_data
-    from engine.vae_mnist import TABLE_KS, TABLE_SAMPLES, iwae_table
+    from engine.vae.mnist import TABLE_KS, TABLE_SAMPLES, iwae_table
 
     model, _ = checkpoints.load_pretrained("vae", device="cpu")
     digits = training_data().heldout_images[:8]  # the page's eight digits

@@ -1,4 +1,4 @@
-"""engine.vae_grid against closed forms: a linear Gaussian decoder p(x|z) = N(W z + b, sigma^2 I)
+"""engine.vae.grid against closed forms: a linear Gaussian decoder p(x|z) = N(W z + b, sigma^2 I)
 with z ~ N(0, I) has p(x) = N(b, W W^T + sigma^2 I) exactly (scipy is the reference).
 
 The cases are the ways the quadrature used to fail (issue 12): a posterior that is a thin ridge
@@ -16,9 +16,9 @@ import torch
 from scipy import integrate
 from scipy.stats import multivariate_normal, norm
 
-from engine import vae_grid
 from engine.vae import VAE, VAEConfig
-from engine.vae_grid import log_marginal_grid
+from engine.vae import grid as vae_grid
+from engine.vae.grid import log_marginal_grid
 
 # Returned values are G_{h/2} once G_h agrees with it to GRID_TOL = 1e-5; G_{h/2}'s own error is
 # far smaller (measured below 1e-7 on every case here), and the box's outermost rows hold < 1e-7.

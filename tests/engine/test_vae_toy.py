@@ -1,4 +1,4 @@
-"""engine.vae_toy against closed forms, scipy quadrature, Monte Carlo and the ELBO's invariants.
+"""engine.vae.exact against closed forms, scipy quadrature, Monte Carlo and the ELBO's invariants.
 
 Tolerances (each says why it is what it is):
 * EXACT = 1e-12 where code and reference do the same arithmetic in another order (scipy's
@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-import engine.vae_toy as vt
-from engine.vae_toy import ELBO, PRESETS, ToyLVM, kl_gaussian
+import engine.vae.exact as vt
+from engine.vae.exact import ELBO, PRESETS, ToyLVM, kl_gaussian
 
 EXACT = 1e-12
 QUAD = 1e-9

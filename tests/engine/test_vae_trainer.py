@@ -1,4 +1,4 @@
-"""engine.vae_trainer: the live VAE's printed numbers share their points, and posterior collapse
+"""engine.vae.live: the live VAE's printed numbers share their points, and posterior collapse
 is judged from what the page shows.
 
 The identities ELBO + gap = log p(x) and ELBO = reconstruction - KL are checked to 1e-12: the
@@ -17,7 +17,7 @@ import torch
 
 from engine import toy2d
 from engine.vae import VAEConfig, gaussian_kl, log_marginal_grid
-from engine.vae_trainer import (
+from engine.vae.live import (
     COLLAPSE_KL,
     COLLAPSE_MIN_STEPS,
     COLLAPSE_SPREAD,
@@ -28,7 +28,7 @@ from engine.vae_trainer import (
 EXACT = 1e-12  # float64 rounding of sums of numbers of order 1-10 (see the module docstring)
 PAGE_DATA = toy2d.sample("moons", 512, 0)  # dashboard/views/vae.py: live_data("moons"), the default data set
 CHECK_EVERY = 10  # the page's smaller step button
-MAX_STEPS = 1500  # generous: the measured collapse comes at step ~400 (engine/vae_trainer.py)
+MAX_STEPS = 1500  # generous: the measured collapse comes at step ~400 (engine/vae/live.py)
 
 
 def test_snapshot_numbers_are_means_over_the_same_evaluation_points():
@@ -67,7 +67,7 @@ def test_points_the_quadrature_refuses_are_left_out_of_every_number_not_a_stop(m
     """log_marginal_grid answers NaN where it cannot vouch for its sum (no convergence, beyond its box):
     those points leave all the snapshot's means together, so ELBO + gap = log p(x) still holds on the
     points that remain and their count is shown; training goes on (a NaN here is no divergence)."""
-    import engine.vae_trainer as vt
+    import engine.vae.live as vt
 
     data = PAGE_DATA[:64]
     config = VAEConfig(latent_dim=1, eval_every=10, eval_points=len(data))

@@ -13,14 +13,14 @@ rest of its batch and on train/eval mode, and the film's D(x) histograms should 
 each image. Loss: the non-saturating GAN loss of ``engine.gan`` (Goodfellow et al. 2014, sec. 3).
 
 Pixels: the generator works in [-1, 1] (tanh); every public verb speaks images in [0, 1] of shape
-(N, 1, 28, 28), the classifier's convention (``engine.metrics``).
+(N, 1, 28, 28), the classifier's convention (``engine.mnist.metrics``).
 
 The film (``fit``): at ``config.snapshots`` evenly spaced steps (step 0 included), the samples of a
 fixed noise batch as uint8 images, D(x) on held-out real digits, on training digits and on
 generated digits, and the classifier's class histogram of generated digits (mode collapse shows
 as a spike). The model card's metrics (``evaluate``): the classifier's Fréchet distance of 1000
 samples against held-out digits, with the floor at the same sample sizes, class entropy and
-mean confidence (see ``engine.metrics``).
+mean confidence (see ``engine.mnist.metrics``).
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 def discriminator_step(model: DCGAN, optimizer: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
                        loss: str) -> torch.Tensor:
     """One Adam step of D on real and (detached) generated images, both (B, 1, 28, 28) in [-1, 1]; its loss."""
-    from engine.gan import discriminator_loss
+    from engine.gan.losses import discriminator_loss
 
     value = discriminator_loss(loss, model.discriminator(real), model.discriminator(fake.detach()))
     optimizer.zero_grad(set_to_none=True)
@@ -203,7 +203,7 @@ def discriminator_step(model: DCGAN, optimizer: torch.optim.Optimizer, real: tor
 
 def train_step(model: DCGAN, opt_d, opt_g, real: torch.Tensor, z: torch.Tensor, loss: str) -> tuple[float, float]:
     """One D step then one G step (the same fakes, as in Radford et al.'s code); returns (loss_d, loss_g)."""
-    from engine.gan import generator_loss
+    from engine.gan.losses import generator_loss
 
     fake = model.generator(z)  # (B, 1, 28, 28) in [-1, 1]
     loss_d = discriminator_step(model, opt_d, real, fake, loss)
@@ -225,8 +225,8 @@ def film_frame(model: DCGAN, classifier: nn.Module, grid_z, class_z, heldout, tr
 
     heldout, train: real images (N, 1, 28, 28) in [0, 1]; grid_z (64, latent), class_z (500, latent).
     """
-    from engine import metrics
-    from engine.gan import discriminator_loss, generator_loss
+    from engine.gan.losses import discriminator_loss, generator_loss
+    from engine.mnist import metrics
 
     was_training = model.training
     model.eval()
@@ -321,13 +321,13 @@ def fit(model: DCGAN, data, config: DCGANConfig, classifier: nn.Module, *, max_s
 def evaluate(model: DCGAN, data, classifier: nn.Module, seed: int = 0, n_samples: int = N_SAMPLES) -> tuple[dict, dict]:
     """``(metrics, details)`` of ``n_samples`` generated digits against the held-out digits.
 
-    Two Fréchet distances, because the sample-based one is biased by the set sizes (engine.metrics):
+    Two Fréchet distances, because the sample-based one is biased by the set sizes (engine.mnist.metrics):
     ``samples_frechet`` against all held-out digits (the VAE cards' protocol, comparable with them)
     and ``samples_frechet_vs_half`` against a random half of them, reported with
     ``frechet_floor_same_size``, the other half against that half: a perfect generator with
     ``n_samples`` = half the held-out digits scores around the floor.
     """
-    from engine import metrics
+    from engine.mnist import metrics
 
     model.eval()
     samples = model.sample(n_samples, torch.Generator().manual_seed(seed + 4)).cpu()  # (n, 1, 28, 28)
@@ -434,7 +434,7 @@ def _real_digits(data) -> str:
 
 
 def _entropy(fractions: torch.Tensor) -> float:
-    from engine.metrics import class_entropy
+    from engine.mnist.metrics import class_entropy
 
     return class_entropy(fractions.double().numpy() / float(fractions.sum()))
 

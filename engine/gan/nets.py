@@ -1,6 +1,6 @@
 """The two small MLPs of the 2D GAN and their optimisers, with live settings and numpy state.
 
-Used by ``engine.gan_toy.GAN2DTrainer``; kept apart so the trainer module stays readable.
+Used by ``engine.gan.live.GAN2DTrainer``; kept apart so the trainer module stays readable.
 G: latent (B, latent_dim) -> ReLU MLP -> (B, 2). D: packed points (B / pack, 2 * pack) ->
 LeakyReLU(0.2) MLP -> (B / pack, 1) raw output (logit or critic value). Both have ``depth``
 hidden layers of ``width`` units. Weights are initialised from ``architecture.seed`` under a

@@ -1,12 +1,12 @@
 """The 2D data sets of the live GAN section and the mode-coverage metric (VEEGAN / PacGAN protocol).
 
-    from engine.gan_modes import sample_data, mode_centers, MODE_STD, mode_coverage
+    from engine.gan.modes import sample_data, mode_centers, MODE_STD, mode_coverage
 
     data = sample_data("ring8", 10_000, rng=0)                  # (10000, 2) float64
     report = mode_coverage(fake, mode_centers("ring8"), MODE_STD["ring8"])
     report.modes_covered, report.high_quality                    # e.g. 8, 0.93
 
-``engine.gan_toy`` re-exports these names; this module holds them so the trainer stays small.
+``engine.gan.live`` re-exports these names; this module holds them so the trainer stays small.
 
 Mode metric (Srivastava et al. 2017, VEEGAN, sec. 5.1; Lin et al. 2018, PacGAN, sec. 5): draw
 2,500 samples; a sample is *high quality* when it lies within 3 standard deviations of the mode

@@ -1,7 +1,7 @@
 """Live training of a GAN on 2D points: the trainer behind the GAN page's live section.
 
     from dataclasses import replace
-    from engine.gan_toy import GAN2DTrainer, PRESETS, sample_data, mode_centers, MODE_STD
+    from engine.gan.live import GAN2DTrainer, PRESETS, sample_data, mode_centers, MODE_STD
 
     preset = PRESETS["cover_all"]
     data = sample_data(preset.dataset, 10_000, rng=0)
@@ -15,7 +15,7 @@
 ``step_count`` counts history entries: one per generator iteration of ``step`` and one per
 update of ``step_only``. A stop's detail (``StopReason.detail``) carries ``loss``, ``g_lr``,
 ``d_lr``, ``g_optimizer`` and ``d_optimizer``. Data, the mode metric and the data sets live in
-``engine.gan_modes`` (re-exported here); the networks and optimisers in ``engine.gan_nets``.
+``engine.gan.modes`` (re-exported here); the networks and optimisers in ``engine.gan.nets``.
 
 Speed (benchmarks/bench_gan2d.py): ~600 generator iterations/s on one busy CPU core with the
 defaults. Run it with one torch thread: with two threads on a loaded machine every small op
@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from engine.checks import positive, whole_number
-from engine.gan import LOSSES, discriminator_loss, generator_loss, gradient_penalty, probability_output
-from engine.gan_modes import (  # noqa: F401  (re-exported: the contract names them here)
+from engine.gan.losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, probability_output
+from engine.gan.modes import (  # noqa: F401  (re-exported: the contract names them here)
     EVAL_SAMPLES,
     GAN_DATASETS,
     MODE_STD,
@@ -41,7 +41,7 @@ from engine.gan_modes import (  # noqa: F401  (re-exported: the contract names t
     mode_coverage,
     sample_data,
 )
-from engine.gan_nets import GANNets
+from engine.gan.nets import GANNets
 from engine.training import BaseTrainer
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")

@@ -1,7 +1,7 @@
 """A 2D DDPM trained live: an MLP noise predictor with a time embedding, on the shared trainer protocol.
 
     from engine import toy2d
-    from engine.diffusion_toy import Diffusion2DConfig, Diffusion2DTrainer
+    from engine.diffusion.live import Diffusion2DConfig, Diffusion2DTrainer
 
     trainer = Diffusion2DTrainer(Diffusion2DConfig(), toy2d.sample("moons", 8000, 0),
                                  fresh=lambda n, seed: toy2d.sample("moons", n, seed))
@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine import diffusion as dm
 from engine.checks import positive, whole_number
+from engine.diffusion import process as dm
 from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, to_plain
 
 N_EVAL = 1000  # samples and fresh data points per quality evaluation (the issue's protocol)
@@ -83,14 +83,6 @@ class Diffusion2DConfig:
         return dm.ScheduleConfig(self.schedule, self.steps, self.rescale)
 
 
-def time_embedding(t: torch.Tensor, total: int, size: int) -> torch.Tensor:
-    """Sinusoidal embedding (B, size) of steps t (B,) in 1..total, at frequencies from 1 to 1000 per chain."""
-    half = size // 2
-    freqs = torch.exp(torch.linspace(0.0, math.log(1000.0), half, device=t.device))  # (half,)
-    angle = (t.float() / total)[:, None] * freqs[None, :]  # (B, half)
-    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
-
-
 class NoiseMLP(nn.Module):
     """eps_theta(x_t, t): an MLP on [x_t, embedding(t)] -> predicted noise (B, 2)."""
 
@@ -104,7 +96,7 @@ class NoiseMLP(nn.Module):
         self.net = nn.Sequential(*layers, nn.Linear(size, 2))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([x, time_embedding(t, self.total, self.embedding)], dim=1))
+        return self.net(torch.cat([x, dm.time_embedding(t, self.total, self.embedding)], dim=1))
 
 
 def sliced_w2(x: np.ndarray, y: np.ndarray, seed: int) -> float:

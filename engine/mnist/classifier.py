@@ -2,7 +2,7 @@
 
 The VAE, GAN and diffusion chapters ask "which digits does the model make, how sure is a
 classifier about them, and how far are they from real digits in the classifier's feature
-space?" (``engine.metrics``). This module provides that classifier and its training loop;
+space?" (``engine.mnist.metrics``). This module provides that classifier and its training loop;
 ``python -m engine.train classifier`` runs it and ships ``assets/models/classifier.*``.
 
 Input convention: float images in [0, 1] of shape (B, 1, 28, 28); the network normalises

@@ -18,7 +18,7 @@ Metrics in the cards (``evaluate``): held-out mean negative ELBO (one-sample est
 image, with its Monte Carlo standard error from a second independent pass), the IWAE bound
 with K = 1000 on the first 500 held-out digits (Burda et al. 2016) with its standard error
 over digits, reconstruction error, and the classifier's judgement of 1000 prior samples
-(``engine.metrics.evaluate_samples`` against the 2000 held-out digits; samples are decoder
+(``engine.mnist.metrics.evaluate_samples`` against the 2000 held-out digits; samples are decoder
 means, i.e. pixel probabilities). For the autoencoder also samples decoded from a Gaussian
 fitted to its training codes ("fitted_gaussian_*"): the obvious repair, for comparison.
 """
@@ -34,7 +34,7 @@ import torch
 from torch.nn import functional as F
 
 from engine.checkpoints import register
-from engine.vae import VAE, Autoencoder, IWAEEstimates, VAEConfig, config_from_card, iwae_estimates
+from engine.vae.model import VAE, Autoencoder, IWAEEstimates, VAEConfig, config_from_card, iwae_estimates
 
 # 784-512-256-latent MLPs: the classic pytorch/examples shape, ~1.07M parameters, ~10 ms per
 # batch of 128 on 2 CPU threads (0.6 s per epoch of 8000 images). ReLU: the usual choice on pixels.
@@ -129,8 +129,8 @@ def sample_images(model, n: int, generator: torch.Generator) -> torch.Tensor:
 def evaluate(model, data, seed: int = 0, iwae_k: int = IWAE_K, iwae_n: int = IWAE_N,
              n_samples: int = N_SAMPLES) -> tuple[dict, dict]:
     """``(metrics, details)`` of a trained VAE or autoencoder on the held-out images (see the module doc)."""
-    from engine import metrics as sample_metrics
     from engine.checkpoints import load_pretrained
+    from engine.mnist import metrics as sample_metrics
 
     model.eval()
     held = data.heldout_images

@@ -15,7 +15,7 @@ Presets (the region that is *regenerated*; everything else is kept):
     right   every row, columns 14-27         (the right half, 392 pixels)
     centre  rows 7-20 and columns 7-20       (the 14 x 14 central square, 196 pixels)
 
-    from engine.inpainting import known_mask, repaint
+    from engine.diffusion.inpainting import known_mask, repaint
     known = known_mask("top")                          # keep the lower half
     completions = repaint(model, digit, known, n=4, seed=0)  # (4, 1, 28, 28) in [0, 1]
 """
@@ -100,7 +100,7 @@ def repaint(model, image, known: torch.Tensor, n: int, seed: int = 0, resample: 
             progress=None) -> torch.Tensor:
     """``n`` completions (n, 1, 28, 28) in [0, 1] of one digit, regenerated where ``known`` is 0.
 
-    ``model`` is an ``engine.ddpm_mnist.MNISTDiffusion`` (anything with its ``inpaint``): the n
+    ``model`` is an ``engine.diffusion.mnist.MNISTDiffusion`` (anything with its ``inpaint``): the n
     copies run as one batch, so they share the T x ``resample`` network calls; each copy draws its
     own noise from the one generator seeded with ``seed``. Known pixels equal the input's.
     """

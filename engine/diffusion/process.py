@@ -317,3 +317,11 @@ def inpaint(schedule: Schedule, eps_model: EpsModel, x0: torch.Tensor, known: to
         if progress:
             progress(i + 1)
     return x
+
+
+def time_embedding(t: torch.Tensor, total: int, size: int) -> torch.Tensor:
+    """Sinusoidal embedding (B, size) of steps t (B,) in 1..total, at frequencies from 1 to 1000 per chain."""
+    half = size // 2
+    freqs = torch.exp(torch.linspace(0.0, math.log(1000.0), half, device=t.device))  # (half,)
+    angle = (t.float() / total)[:, None] * freqs[None, :]  # (B, half)
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)

@@ -1,4 +1,4 @@
-"""Variational autoencoders: the model, its bounds (ELBO, IWAE, exact log p(x)) and a live 2D trainer.
+"""Variational autoencoders: the model and its bounds (ELBO, IWAE; exact log p(x) in ``engine.vae.grid``).
 
 A VAE (Kingma & Welling 2014) has a prior p(z) = N(0, I), a decoder p(x|z) and an encoder
 q(z|x) = N(mu(x), diag exp(log_var(x))). For every x, log p(x) >= ELBO(x) = E_q[log p(x|z)] -
@@ -7,7 +7,7 @@ KL(q(z|x) || p(z|x)). Conventions: natural logs (nats), per-example sums over da
 (never means), KL in closed form, the reconstruction term estimated with one reparameterised
 sample z = mu + exp(log_var / 2) * eps.
 
-    from engine.vae import VAE, VAEConfig, VAETrainer, log_marginal_grid
+    from engine.vae.model import VAE, VAEConfig, VAETrainer, log_marginal_grid
     model = VAE(VAEConfig(latent_dim=2))           # seeded init from config.seed
     terms = model.elbo(x, generator=g)              # ELBOTerms(elbo, reconstruction, kl), each (B,)
     model.iwae_bound(x, k=1000, generator=g)        # (B,) tighter bound (Burda et al. 2016)
@@ -20,10 +20,9 @@ dimension, learned by default (``obs_std=None``) with a floor ``min_obs_std``, o
 log p(x|z) = -binary cross-entropy with the decoder's logits; for grey values this is a
 cross-entropy, not a normalised density of the grey image).
 
-Where things live: ``engine.vae_grid`` (the quadrature, re-exported here as
-``log_marginal_grid``), ``engine.vae_trainer`` (``VAETrainer``, ``VAESnapshot``; also importable
-from here) and ``engine.vae_mnist`` (MNIST presets, training, evaluation and the shipped
-checkpoints "vae2d", "vae", "ae").
+Where things live: ``engine.vae.grid`` (the quadrature, re-exported here as ``log_marginal_grid``),
+``engine.vae.live`` (``VAETrainer``, ``VAESnapshot``) and ``engine.vae.mnist`` (MNIST presets, training,
+evaluation and the shipped checkpoints "vae2d", "vae", "ae").
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.checks import positive
-from engine.vae_grid import (
+from engine.vae.grid import (
     _LOG_2PI,
     _MAX_ELEMENTS,
     log_marginal_grid,  # noqa: F401  (re-exported: part of this module's API)
@@ -51,7 +50,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 class VAEConfig:
     """A VAE / autoencoder and how it trains (frozen: hashable for caching, stored in model cards).
 
-    Defaults are the toy 2D setting; ``engine.vae_mnist`` has the MNIST presets.
+    Defaults are the toy 2D setting; ``engine.vae.mnist`` has the MNIST presets.
     """
 
     data_dim: int = 2  # 2D toy points; 784 for MNIST
@@ -67,7 +66,7 @@ class VAEConfig:
     lr: float = 2e-3  # Adam; the toy ELBO levels off in ~2000 full-batch steps
     seed: int = 0  # parameter init and the noise of every sample drawn in training
     batch_size: int | None = None  # None: full batch (toy data are <= a few thousand points)
-    epochs: int = 60  # MNIST only: passes over the 8000 training images (why 60: engine.vae_mnist)
+    epochs: int = 60  # MNIST only: passes over the 8000 training images (why 60: engine.vae.mnist)
     eval_every: int = 25  # toy trainer: steps between exact log p(x) / gap evaluations
     eval_points: int = 128  # toy trainer: fixed subset for exact log p(x); 2D latent: ~10-60 ms per evaluation
 
@@ -299,13 +298,3 @@ class Autoencoder(_Decoded):
     def loss(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruction only: -mean log p(x | z = e(x)) (binary cross-entropy summed over pixels for MNIST)."""
         return -self.log_likelihood(x, self.decode(self.encode(x))).mean()
-
-
-def __getattr__(name: str):
-    # The live trainer lives in engine.vae_trainer (it imports this module); importing it lazily
-    # here keeps `from engine.vae import VAETrainer` working without an import cycle.
-    if name in ("VAETrainer", "VAESnapshot"):
-        from engine import vae_trainer
-
-        return getattr(vae_trainer, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

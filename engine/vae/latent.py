@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.vae import VAE
+from engine.vae.model import VAE
 
 
 def _flat(images) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Live training of a VAE on 2D toy points: the trainer behind the VAE page (``engine.training`` protocol).
 
     from engine import toy2d
-    from engine.vae import VAEConfig, VAETrainer      # (VAETrainer is defined here, re-exported there)
+    from engine.vae.model import VAEConfig, VAETrainer      # (VAETrainer is defined here, re-exported there)
 
     trainer = VAETrainer(VAEConfig(latent_dim=1), toy2d.sample("moons", 1000, 0))
     trainer.step(25)[-1]        # {"loss", "elbo", "reconstruction", "kl", "log_px", "eval_elbo", "gap"}
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, to_plain
-from engine.vae import VAE, VAEConfig, _check_positive, gaussian_kl
-from engine.vae_grid import log_marginal_grid
+from engine.vae.grid import log_marginal_grid
+from engine.vae.model import VAE, VAEConfig, _check_positive, gaussian_kl
 
 # Posterior collapse, judged from what the page shows (VAESnapshot.collapsed). Measured on the page's
 # data (512 points of each toy2d set, seed 0, lr 2e-3, latent 1 and 2, steps 100-2000, checked every

@@ -1,6 +1,6 @@
 """Judging generated digits with a classifier: class coverage, confidence, Fréchet distance.
 
-A trained digit classifier (``engine.classifier``) answers three questions about a batch of
+A trained digit classifier (``engine.mnist.classifier``) answers three questions about a batch of
 generated images:
 
 * Which digits does the model make? ``class_histogram`` of the predicted labels and its

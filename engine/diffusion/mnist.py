@@ -15,7 +15,7 @@ linear warm-up, gradient-norm clipping, and an exponential moving average (EMA) 
 the shipped weights are the EMA ones (Ho et al. sample from the EMA model too).
 
 Pixels: the network works in [-1, 1]; every public verb speaks images in [0, 1] of shape
-(N, 1, 28, 28), the classifier's convention (``engine.metrics``). Samplers clip x0_hat to [-1, 1]
+(N, 1, 28, 28), the classifier's convention (``engine.mnist.metrics``). Samplers clip x0_hat to [-1, 1]
 (Ho et al.'s code does the same), which keeps early steps from overshooting the pixel range.
 """
 
@@ -32,9 +32,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine import diffusion as dm
 from engine.checkpoints import register
-from engine.diffusion_toy import time_embedding
+from engine.diffusion import process as dm
 
 CLIP = (-1.0, 1.0)  # x0_hat lives in the network's pixel range
 DDIM_STEPS = (10, 20, 50, 100)  # the samplers the model card compares with 1000-step DDPM
@@ -107,7 +106,7 @@ class UNet(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        emb = self.time(time_embedding(t, self.steps, self.embedding))
+        emb = self.time(dm.time_embedding(t, self.steps, self.embedding))
         skip1 = self.down1(self.stem(x), emb)  # (B, c1, 28, 28)
         skip2 = self.down2(self.pool1(skip1), emb)  # (B, c2, 14, 14)
         h = self.mid2(self.mid1(self.pool2(skip2), emb), emb)  # (B, c3, 7, 7)
@@ -326,7 +325,7 @@ def evaluate(model: MNISTDiffusion, data, classifier: nn.Module, seed: int = 0, 
     against ``n_samples`` held-out digits, class entropy and coverage, and wall time; plus the floor:
     another ``n_samples`` held-out digits against the same ones (a perfect generator scores about that).
     """
-    from engine import metrics
+    from engine.mnist import metrics
 
     held = data.heldout_images
     order = np.random.default_rng(seed).permutation(len(held))
