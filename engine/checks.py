@@ -15,11 +15,21 @@ def positive(value, name: str) -> float:
 
 
 def whole_number(value, name: str, minimum: int) -> int:
-    """``value`` as an int, or ValueError unless it is an integer >= ``minimum`` (counts, sizes)."""
+    """``value`` as an int, or ValueError unless it is a whole number >= ``minimum`` (counts, sizes).
+
+    Integers of any kind (Python, numpy) and integral floats (``3.0``, what a number widget may give)
+    pass; fractions, text and booleans (``True`` is an int to Python, never a count here) do not."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     try:
-        value = operator.index(value)
+        number = operator.index(value)
     except TypeError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+        try:
+            number = int(value) if float(value).is_integer() else None
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None:
+            raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return number

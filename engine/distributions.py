@@ -28,9 +28,9 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from engine.checks import whole_number
+from engine.gaussians import LOG_2PI
 from engine.quadrature import solve_increasing
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 # |z| beyond which a Normal's two tails hold < 1e-12 of the mass: 2 * Phi(-7.13) ~ 1e-12.
 Z_EFFECTIVE = float(-ndtri(0.5e-12))
 _NORMAL_PANELS = np.arange(-12.0, 12.5, 1.0)  # one panel per std out to +-12 std (mass ~1e-33 beyond)
@@ -128,7 +128,7 @@ class Normal(Distribution):
     def logpdf(self, x):
         z = self._z(x)
         with np.errstate(over="ignore"):  # |x| ~ 1e300: z * z = inf gives the right -inf
-            return _out(-0.5 * z * z - (math.log(self.std) + _HALF_LOG_2PI))
+            return _out(-0.5 * z * z - (math.log(self.std) + 0.5 * LOG_2PI))
 
     def cdf(self, x):
         return _out(ndtr(self._z(x)))

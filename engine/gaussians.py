@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_LOG_2PI = math.log(2.0 * math.pi)
+from engine.checks import whole_number
+
+LOG_2PI = math.log(2.0 * math.pi)  # the one home of log(2 pi): every Gaussian log-density uses it
 
 
 def _frozen(a, name: str, ndim: int) -> np.ndarray:
@@ -33,9 +35,7 @@ def _frozen(a, name: str, ndim: int) -> np.ndarray:
 
 
 def _count(n) -> int:
-    if isinstance(n, bool) or int(n) != n or n < 0:
-        raise ValueError(f"n must be a whole number >= 0, got {n!r}")
-    return int(n)
+    return whole_number(n, "n", 0)
 
 
 def _points(points, d: int):
@@ -73,7 +73,7 @@ def gaussian_log_densities(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -
     inv = np.linalg.inv(chol)  # (k, d, d); d is tiny, so the explicit inverse is cheap and stable
     z = np.einsum("kij,nkj->nki", inv, x[:, None, :] - means[None])  # (n, k, d)
     logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)  # (k,)
-    return -0.5 * (np.einsum("nkd,nkd->nk", z, z) + logdet + x.shape[1] * _LOG_2PI)
+    return -0.5 * (np.einsum("nkd,nkd->nk", z, z) + logdet + x.shape[1] * LOG_2PI)
 
 
 class _ByValue:

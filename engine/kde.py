@@ -24,7 +24,7 @@ from scipy.special import ndtr, ndtri
 
 from engine.checks import positive
 from engine.distributions import Z_EFFECTIVE, Distribution
-from engine.gaussians import _LOG_2PI, _ByValue, _count, _frozen, _points, logsumexp
+from engine.gaussians import LOG_2PI, _ByValue, _count, _frozen, _points, logsumexp
 from engine.quadrature import solve_increasing
 
 _CHUNK = 1 << 15  # elements per (rows, kernels) temporary: 256 KiB of float64 stays in L2 cache (measured fastest)
@@ -63,7 +63,7 @@ class MultivariateKDE(_ByValue):
         for s in range(0, len(x), rows):
             diff = (x[s:s + rows, None, :] - self.points[None]) / h  # (rows, n, d)
             out[s:s + rows] = logsumexp(-0.5 * np.einsum("rnd,rnd->rn", diff, diff), axis=1)
-        out -= math.log(n) + self.dim * (math.log(h) + 0.5 * _LOG_2PI)
+        out -= math.log(n) + self.dim * (math.log(h) + 0.5 * LOG_2PI)
         return out[0] if single else out
 
     def pdf(self, points):
@@ -151,7 +151,7 @@ class GaussianKDE(_ByValue, Distribution):
         return out.reshape(x.shape)[()] if x.ndim == 0 else out.reshape(x.shape)
 
     def logpdf(self, x):
-        norm = math.log(self.points.size * self.bandwidth) + 0.5 * _LOG_2PI
+        norm = math.log(self.points.size * self.bandwidth) + 0.5 * LOG_2PI
 
         def finite(xf):
             return self._sweep(xf, lambda cc, w, xs, z2: -0.5 * z2 + np.log(w.sum(axis=1))) - norm

@@ -29,10 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.checks import positive
+from engine.checks import positive, whole_number
+from engine.gaussians import LOG_2PI
 from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, to_plain
-
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def loglik_surface(x, means, log_stds) -> np.ndarray:
@@ -47,7 +46,7 @@ def loglik_surface(x, means, log_stds) -> np.ndarray:
     mu = np.asarray(means, dtype=float)[None, :]  # (1, M)
     ls = np.asarray(log_stds, dtype=float)[:, None]  # (L, 1)
     xbar, s2 = float(x.mean()), float(x.var())
-    return -ls - _HALF_LOG_2PI - (s2 + (xbar - mu) ** 2) * (0.5 * np.exp(-2.0 * ls))
+    return -ls - 0.5 * LOG_2PI - (s2 + (xbar - mu) ** 2) * (0.5 * np.exp(-2.0 * ls))
 
 
 @dataclass(frozen=True)
@@ -101,11 +100,10 @@ class MLEConfig:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:
-            raise ValueError(f"k must be a whole number >= 1, got {self.k!r}")
+        whole_number(self.k, "k", 1)
         _check_lr(self.lr)
-        if self.batch_size is not None and (int(self.batch_size) != self.batch_size or self.batch_size < 1):
-            raise ValueError(f"batch_size must be None (full batch) or a whole number >= 1, got {self.batch_size!r}")
+        if self.batch_size is not None:  # None: the full batch
+            whole_number(self.batch_size, "batch_size", 1)
         if len(self.init) != 2 or not all(math.isfinite(float(v)) for v in self.init):
             raise ValueError(f"init must be two finite numbers (mu0, log_sigma0), got {self.init!r}")
         if not 0.0 <= self.momentum < 1.0:
@@ -217,7 +215,7 @@ class MLETrainer(BaseTrainer):
         t, p = self._torch, self._p
         sigma = t.exp(p["log_stds"])  # (k,)
         z = (xb[:, None] - p["means"]) / sigma  # (B, k)
-        comp = -0.5 * z * z - t.log(sigma) - _HALF_LOG_2PI  # (B, k) log N(x_b; mu_j, sigma_j^2)
+        comp = -0.5 * z * z - t.log(sigma) - 0.5 * LOG_2PI  # (B, k) log N(x_b; mu_j, sigma_j^2)
         if self.config.family == "gaussian":
             return -comp[:, 0].mean()
         return -t.logsumexp(t.log_softmax(p["logits"], dim=0) + comp, dim=1).mean()

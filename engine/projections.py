@@ -27,9 +27,10 @@ import numpy as np
 from scipy.optimize import minimize
 
 from engine.distributions import Distribution, Normal
+from engine.gaussians import LOG_2PI
 from engine.quadrature import gl_panels, legendre_tail, refine_panels
 
-_HALF_LOG_2PI_E = 0.5 * math.log(2.0 * math.pi * math.e)
+_HALF_LOG_2PI_E = 0.5 * (LOG_2PI + 1.0)  # the entropy of N(0, 1): 0.5 log(2 pi e)
 _REACH = 10.0  # Q beyond mu +- 10 sigma holds ~1e-23 of its mass; log p only grows quadratically
 _STEP = 2.0  # panels at most 2 sigma wide: Gauss-Legendre-16 integrates the Gaussian weight to rounding
 _LOG_P_TOL = 1e-10  # accept a panel when log p's Legendre tail is below this x (1 + |log p|)

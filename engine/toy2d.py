@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.checks import whole_number
+
 
 def _rng(rng) -> np.random.Generator:
     return np.random.default_rng(rng)
 
 
 def _check_n(n: int) -> int:
-    if int(n) != n or n < 1:
-        raise ValueError(f"the number of points must be a whole number >= 1; got {n!r}")
-    return int(n)
+    return whole_number(n, "the number of points", 1)
 
 
 def gaussian(n: int, rng=None) -> np.ndarray:

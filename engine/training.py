@@ -28,6 +28,8 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from engine.checks import whole_number
+
 NON_FINITE = "non_finite"
 
 
@@ -113,8 +115,7 @@ class BaseTrainer(ABC):
 
     # ---- the protocol
     def step(self, n: int = 1) -> list[dict[str, float]]:
-        if isinstance(n, bool) or int(n) != n or n < 0:
-            raise ValueError(f"n must be a whole number >= 0, got {n!r}")
+        n = whole_number(n, "n", 0)
         taken: list[dict[str, float]] = []
         if self.stopped is not None:
             return taken

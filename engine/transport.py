@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
+from engine.checks import whole_number
 from engine.divergences import Divergences
 
 
@@ -115,8 +116,7 @@ def sliced_wasserstein(x, y, n_directions: int = 128, p: float = 2, rng=None) ->
     p = float(p)
     if not (math.isfinite(p) and p >= 1):
         raise ValueError(f"p must be a finite number >= 1, got {p}")
-    if isinstance(n_directions, bool) or int(n_directions) != n_directions or n_directions < 1:
-        raise ValueError(f"n_directions must be a whole number >= 1, got {n_directions!r}")
+    n_directions = whole_number(n_directions, "n_directions", 1)
     theta = np.random.default_rng(rng).standard_normal((int(n_directions), x.shape[1]))  # (K, d)
     theta /= np.linalg.norm(theta, axis=1, keepdims=True)  # uniform on the sphere (a zero row has probability 0)
     # (K, N), (K, M) sorted projections; contiguous (d, N) operands make the product ~3x faster

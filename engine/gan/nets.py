@@ -13,10 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def plain(value):
-    """A tensor as a numpy copy (state dicts hold numpy / primitives only); anything else as is."""
-    return value.detach().cpu().numpy().copy() if isinstance(value, torch.Tensor) else value
+from engine.training import load_optimizer_state, optimizer_state, to_plain
 
 
 def _mlp(n_in: int, width: int, depth: int, n_out: int, act) -> nn.Sequential:
@@ -83,15 +80,12 @@ class GANNets:
     def state(self) -> dict:
         out = {}
         for name, net, opt in (("g", self.g, self.g_opt), ("d", self.d, self.d_opt)):
-            out[name] = {k: plain(v) for k, v in net.state_dict().items()}
-            out[name + "_opt"] = {i: {k: plain(v) for k, v in s.items()} for i, s in opt.state_dict()["state"].items()}
+            out[name] = {k: to_plain(v) for k, v in net.state_dict().items()}
+            out[name + "_opt"] = optimizer_state(opt)
         return out
 
     def load(self, state: dict) -> None:
         """Weights and optimiser moments from ``state`` (optimiser kinds and pack already applied)."""
         for name, net, opt in (("g", self.g, self.g_opt), ("d", self.d, self.d_opt)):
             net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state[name].items()})
-            saved = opt.state_dict()
-            saved["state"] = {int(i): {k: torch.as_tensor(np.array(v)) if isinstance(v, np.ndarray) else v
-                                       for k, v in s.items()} for i, s in state[name + "_opt"].items()}
-            opt.load_state_dict(saved)
+            load_optimizer_state(opt, state[name + "_opt"])

@@ -46,7 +46,7 @@ import numpy as np
 from numpy.polynomial import polynomial as npoly
 from scipy.optimize import minimize
 
-from engine.gaussians import logsumexp
+from engine.gaussians import LOG_2PI, logsumexp
 from engine.quadrature import RESOLVE, distinct_edges, gl_panels, legendre_tail, refine_panels
 
 # Curves as coefficients (increasing powers) of the two coordinates of f(z).
@@ -62,7 +62,6 @@ PRESETS = {
     "bimodal": (0.0, 1.5),  # above the vertex: equal modes at z = +-0.977, a 5.1 nat valley
 }
 
-_LOG_2PI = math.log(2.0 * math.pi)
 # Probabilists' Gauss-Hermite rule for E_{t ~ N(0, 1)}[g(t)]: 20 nodes are exact for polynomials
 # of degree <= 39, and log p(x|z) has degree 4 in z here, so the ELBO's reconstruction term is
 # exact up to rounding for every mu, s.
@@ -130,7 +129,7 @@ def _point(x) -> np.ndarray:
 
 
 def _log_q(z, mu, s):
-    return -0.5 * ((z - mu) / s) ** 2 - np.log(s) - 0.5 * _LOG_2PI
+    return -0.5 * ((z - mu) / s) ** 2 - np.log(s) - 0.5 * LOG_2PI
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ class ToyLVM:
     def log_prior(z) -> np.ndarray:
         """log N(z; 0, 1), elementwise."""
         z = np.asarray(z, dtype=float)
-        return -0.5 * z * z - 0.5 * _LOG_2PI
+        return -0.5 * z * z - 0.5 * LOG_2PI
 
     def log_likelihood(self, x, z) -> np.ndarray:
         """log p(x|z) = log N(x; f(z), sigma^2 I_2) for one x (2,) at every z (any shape)."""
@@ -185,7 +184,7 @@ class ToyLVM:
             r = npoly.polysub([xi], c)
             sq = npoly.polyadd(sq, npoly.polymul(r, r))
         out = npoly.polysub(-0.5 * sq / self.sigma**2, [0.0, 0.0, 0.5])
-        out[0] -= 0.5 * _LOG_2PI + math.log(2.0 * math.pi * self.sigma**2)
+        out[0] -= 0.5 * LOG_2PI + math.log(2.0 * math.pi * self.sigma**2)
         return out
 
     # ------------------------------------------------------------ exact inference
@@ -205,7 +204,7 @@ class ToyLVM:
         r = npoly.polyroots(cut)
         ends = np.real(r[np.abs(r.imag) <= 1e-9 * (1.0 + np.abs(r))])
         # Fallback if rounding hides the window's ends (never seen): log p(x, z) <= top - z^2 / 2.
-        top = -math.log(2.0 * math.pi * self.sigma**2) - 0.5 * _LOG_2PI
+        top = -math.log(2.0 * math.pi * self.sigma**2) - 0.5 * LOG_2PI
         reach = math.sqrt(2.0 * (top - m + _WINDOW))
         lo, hi = (ends.min(), ends.max()) if ends.size >= 2 else (-reach, reach)
         inner = np.concatenate([crit, ends])
@@ -337,7 +336,7 @@ class ToyLVM:
             rows = max(1, _IWAE_CHUNK // k)
             for start in range(0, repeats, rows):
                 t = gen.standard_normal((min(rows, repeats - start), k))  # (rows, K)
-                log_w = self.log_joint(x, mu + s * t) - (-0.5 * t * t - math.log(s) - 0.5 * _LOG_2PI)
+                log_w = self.log_joint(x, mu + s * t) - (-0.5 * t * t - math.log(s) - 0.5 * LOG_2PI)
                 draws[i, start:start + t.shape[0]] = logsumexp(log_w, axis=1) - math.log(k)
         std = draws.std(axis=1, ddof=1)
         return IWAEBounds(ks, draws.mean(axis=1), std, std / math.sqrt(repeats),

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-_LOG_2PI = math.log(2.0 * math.pi)
+from engine.gaussians import LOG_2PI
+
 _MAX_ELEMENTS = 1 << 23  # decoder outputs / pair terms held at once (~64 MB float64)
 
 
@@ -209,7 +210,7 @@ def _log_sum(model: nn.Module, x: torch.Tensor, z: torch.Tensor, log_h: float) -
 
 
 def _log_prior(z: torch.Tensor) -> torch.Tensor:
-    return (-0.5 * z.pow(2) - 0.5 * _LOG_2PI).sum(-1)
+    return (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
 
 
 def _decode64(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
@@ -223,7 +224,7 @@ def _loglik_matrix(model: nn.Module, x: torch.Tensor, out: torch.Tensor) -> torc
         return x @ out.T - F.softplus(out).sum(1)  # x log s(o) + (1 - x) log(1 - s(o)) = x o - softplus(o)
     var = model.obs_std().detach().double().cpu() ** 2  # (D,)
     sq = (x ** 2 / var).sum(1)[:, None] - 2 * (x / var) @ out.T + (out ** 2 / var).sum(1)[None, :]
-    return -0.5 * sq - (0.5 * torch.log(var) + 0.5 * _LOG_2PI).sum()
+    return -0.5 * sq - (0.5 * torch.log(var) + 0.5 * LOG_2PI).sum()
 
 
 def _block_side(counts: list[int], h: float, even: bool) -> int:
@@ -272,7 +273,7 @@ def _pruned_2d(model: nn.Module, x: torch.Tensor, axes: list[torch.Tensor], h: f
     nodes = centres[used][:, None] + h * (index.double() + 0.5) - 0.5 * w  # (R, L, 2)
     out = (_decode64(model, nodes.reshape(-1, 2)) * inv_std).T.reshape(-1, len(used), len(index))  # (D, R, L)
     gap = (_block_gaps(out, index, m) * (bound[:, used] >= best - _RESOLVE)).amax(1) if new_only else None  # (B,)
-    log_w = 2 * math.log(h) + _log_prior(nodes) + inv_std.log().sum() - 0.5 * inv_std.numel() * _LOG_2PI
+    log_w = 2 * math.log(h) + _log_prior(nodes) + inv_std.log().sum() - 0.5 * inv_std.numel() * LOG_2PI
     # log h^2 p(x|z) N(z) = c(z) + x.f(z) - |x|^2 / 2 with c = log_w - |f|^2 / 2 (sigma units): 3 gathers per pair
     c = log_w - 0.5 * out.square().sum(0)  # (R, m^2)
     pairs = keep[:, used].nonzero()  # (P, 2): (example, used block)

@@ -35,9 +35,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.checks import positive
+from engine.checks import positive, whole_number
+from engine.gaussians import LOG_2PI
 from engine.vae.grid import (
-    _LOG_2PI,
     _MAX_ELEMENTS,
     log_marginal_grid,  # noqa: F401  (re-exported: part of this module's API)
 )
@@ -76,9 +76,7 @@ class VAEConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
         for name in ("data_dim", "latent_dim", "epochs", "eval_every", "eval_points"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+            whole_number(getattr(self, name), name, 1)
         if not self.hidden or any(int(h) != h or h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be a non-empty tuple of widths >= 1, got {self.hidden!r}")
         if self.obs_std is not None and not (math.isfinite(self.obs_std) and self.obs_std > 0):
@@ -88,8 +86,8 @@ class VAEConfig:
         _check_positive("lr", self.lr)
         if not (math.isfinite(self.beta) and self.beta >= 0):
             raise ValueError(f"beta must be a finite number >= 0, got {self.beta!r}")
-        if self.batch_size is not None and (int(self.batch_size) != self.batch_size or self.batch_size < 1):
-            raise ValueError(f"batch_size must be None (full batch) or a whole number >= 1, got {self.batch_size!r}")
+        if self.batch_size is not None:  # None: the full batch
+            whole_number(self.batch_size, "batch_size", 1)
 
 
 def config_from_card(config: dict) -> VAEConfig:
@@ -158,7 +156,7 @@ class _Decoded(nn.Module):
         if self.config.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(out, x.expand_as(out), reduction="none").sum(-1)
         std = self.obs_std().to(out)
-        return (-0.5 * ((x - out) / std) ** 2 - torch.log(std) - 0.5 * _LOG_2PI).sum(-1)
+        return (-0.5 * ((x - out) / std) ** 2 - torch.log(std) - 0.5 * LOG_2PI).sum(-1)
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
         """E[x | z]: pixel probabilities (bernoulli) or the Gaussian mean."""
@@ -220,8 +218,7 @@ class VAE(_Decoded):
     def log_weights(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """log p(x, z_j) - log q(z_j | x) for k draws z_j ~ q(z|x): (k, B) float64, the importance weights
         of every bound below. Drawn in chunks so at most ~_MAX_ELEMENTS decoder outputs exist at once."""
-        if int(k) != k or k < 1:
-            raise ValueError(f"k must be a whole number >= 1, got {k!r}")
+        whole_number(k, "k", 1)
         mu, log_var = self.encode(x)  # (B, L)
         std = torch.exp(0.5 * log_var)
         chunk = max(1, _MAX_ELEMENTS // max(1, x.shape[0] * self.config.data_dim))
@@ -229,8 +226,8 @@ class VAE(_Decoded):
         for start in range(0, int(k), chunk):
             eps = _randn((min(chunk, int(k) - start), *mu.shape), generator, mu)  # (c, B, L)
             z = mu + std * eps
-            log_q = (-0.5 * eps.pow(2) - 0.5 * log_var - 0.5 * _LOG_2PI).sum(-1)  # (c, B)
-            log_prior = (-0.5 * z.pow(2) - 0.5 * _LOG_2PI).sum(-1)
+            log_q = (-0.5 * eps.pow(2) - 0.5 * log_var - 0.5 * LOG_2PI).sum(-1)  # (c, B)
+            log_prior = (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(-1)
             log_w.append((self.log_likelihood(x, self.decode(z)) + log_prior - log_q).double())
         return torch.cat(log_w)
 

@@ -265,8 +265,8 @@ def test_immutable_and_hashable():
         (lambda: Mixture((Normal(0, 1), Normal(1, 1)), (0.5, float("nan"))), "weights[1] must be finite"),
         (lambda: two_normal_mixture(0.0, 1.0, 1.5, 2.0), "weight must be in [0, 1]"),
         (lambda: two_normal_mixture(0.0, -1.0, 0.5, 2.0), "std must be > 0"),
-        (lambda: Normal(0, 1).sample(-1, 0), "n must be >= 0"),
-        (lambda: Normal(0, 1).sample(2.5, 0), "n must be an integer"),
+        (lambda: Normal(0, 1).sample(-1, 0), "n must be a whole number >= 0"),
+        (lambda: Normal(0, 1).sample(2.5, 0), "n must be a whole number >= 0"),
         (lambda: Normal(0, 1).shift(float("inf")), "theta must be finite"),
     ],
 )
