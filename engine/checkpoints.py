@@ -19,19 +19,16 @@ corrupted file, hash mismatch, wrong architecture) raises :class:`CheckpointErro
 message says what happened and which command rebuilds the checkpoint.
 
 Shipped models live in :data:`ASSETS_DIR` and are loaded by name with :func:`load_pretrained`.
-The registry is a plain dict filled by ``register(name, builder, rebuild)``; model modules
-register themselves at import (``engine.mnist.classifier`` registers "classifier"). So that callers
-need not remember which module to import first, :data:`_PROVIDERS` maps each shipped name to
-the module that registers it, and :func:`load_pretrained` imports that module lazily (keeping
-``import engine.checkpoints`` light and free of import cycles: the model modules import this
-one, not the reverse).
+Which models ship, and which module builds each, is one table, ``engine.models.SHIPPED``;
+:func:`load_pretrained` imports a model's module only when it is loaded (keeping
+``import engine.checkpoints`` light and free of import cycles: the model modules import this one,
+not the reverse). A notebook can add its own with ``register(name, builder, rebuild)``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
 import tempfile
@@ -44,6 +41,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from engine import models
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 FORMAT = "safetensors"
@@ -70,11 +69,7 @@ class Entry(NamedTuple):
     rebuild: str
 
 
-_REGISTRY: dict[str, Entry] = {}
-# name -> module whose import calls register(name, ...). Add a line here for each shipped model.
-_PROVIDERS: dict[str, str] = {"classifier": "engine.mnist.classifier", "vae2d": "engine.vae.mnist",
-                             "vae": "engine.vae.mnist", "ae": "engine.vae.mnist", "dcgan": "engine.gan.mnist",
-                             "ddpm": "engine.diffusion.mnist"}
+_REGISTRY: dict[str, Entry] = {}  # models registered at run time (a notebook's own); shipped ones: engine.models
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -153,6 +148,8 @@ def _rebuild_hint(card: dict | None, rebuild: str | None) -> str | None:
         name = card.get("name")
         if isinstance(name, str) and name in _REGISTRY:
             return _REGISTRY[name].rebuild
+        if isinstance(name, str) and name in models.SHIPPED:
+            return models.SHIPPED[name].rebuild
     return None
 
 
@@ -291,14 +288,15 @@ def register(name: str, builder: Callable[[dict], nn.Module], rebuild: str) -> N
 
 
 def registered_names() -> list[str]:
-    """Names :func:`load_pretrained` knows: registered ones plus those a provider module will register."""
-    return sorted(set(_REGISTRY) | set(_PROVIDERS))
+    """Names :func:`load_pretrained` knows: the shipped models (``engine.models``) and registered ones."""
+    return sorted(set(_REGISTRY) | set(models.SHIPPED))
 
 
 def _entry(name: str) -> Entry:
-    if name not in _REGISTRY and name in _PROVIDERS:
-        importlib.import_module(_PROVIDERS[name])  # its import calls register(name, ...)
     entry = _REGISTRY.get(name)
+    if entry is None and name in models.SHIPPED:
+        shipped = models.SHIPPED[name]
+        entry = Entry(shipped.builder(), shipped.rebuild)  # imports the model's module on first use
     if entry is None:
         known = ", ".join(registered_names()) or "none"
         raise CheckpointError(f"no pretrained model named {name!r} (registered: {known})",

@@ -3,7 +3,7 @@
     python -m engine.train MODEL [--epochs N] [--device auto|cpu|cuda|mps] [--data-dir DIR]
                                  [--out DIR] [--seed S] [--max-steps N]
 
-MODEL is one of ``TRAINERS``: ``classifier``, ``vae2d``, ``vae``, ``ae``, ``dcgan``, ``ddpm``.
+MODEL is one of ``engine.models.SHIPPED``: ``classifier``, ``vae2d``, ``vae``, ``ae``, ``dcgan``, ``ddpm``.
 Data come from ``engine.data.mnist.training_data`` (``--data-dir``, then
 ``MNIST_DIR``, then the cache): with only the 10,000-image test split present, images 0-7999
 train and 8000-9999 are held out, and the model card says so. Weights go to
@@ -17,53 +17,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from engine import device as devices
 from engine.checkpoints import ASSETS_DIR, checkpoint_paths, save_checkpoint
 from engine.data.mnist import MNISTError, training_data
-from engine.diffusion.mnist import TRAINERS as DDPM_TRAINERS
-from engine.gan.mnist import TRAINERS as GAN_TRAINERS
-from engine.vae.mnist import TRAINERS as VAE_TRAINERS
-
-
-def _progress(total: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="step", dynamic_ncols=True)
-
-
-def train_classifier(args, device, data) -> tuple:
-    """Fit the evaluation classifier; returns (model, the model-specific part of its card)."""
-    import torch
-
-    from engine.mnist import classifier, metrics
-
-    config = classifier.ClassifierConfig(seed=args.seed)
-    if args.epochs is not None:
-        config = replace(config, epochs=args.epochs)
-    model, summary = classifier.fit(
-        data, config, device, max_steps=args.max_steps, progress=_progress,
-        log=lambda m: print(f"epoch {m['epoch']}: held-out accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}",
-                            flush=True),
-    )
-    floor = metrics.frechet_floor(model, data.heldout_images, seed=args.seed)
-    return model, {
-        "metrics": {"heldout_accuracy": summary["heldout_accuracy"], "heldout_loss": summary["heldout_loss"],
-                    "frechet_floor_heldout_halves": floor},
-        "training": {"epochs": summary["epochs"], "steps": summary["steps"], "wall_time_s": summary["wall_time_s"],
-                     "max_steps": args.max_steps, "threads": torch.get_num_threads()},
-        "config": summary["config"],
-    }
-
-
-TRAINERS = {"classifier": train_classifier, **VAE_TRAINERS, **GAN_TRAINERS, **DDPM_TRAINERS}
+from engine.models import SHIPPED
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m engine.train", description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=sorted(TRAINERS), help="what to train")
+    parser.add_argument("model", choices=sorted(SHIPPED), help="what to train")
     parser.add_argument("--epochs", type=int, default=None, help="passes over the training images")
     parser.add_argument("--device", default="auto", choices=devices.CHOICES, help="where to train (default auto)")
     parser.add_argument("--data-dir", type=Path, default=None, help="folder with the MNIST IDX files")
@@ -91,10 +55,10 @@ def main(argv=None) -> int:
     info = devices.describe(device)
     print(f"training {args.model} on {info.kind} {info.name} ({info.threads} threads); data: {data.description}",
           flush=True)
-    model, card = TRAINERS[args.model](args, device, data)
+    model, card = SHIPPED[args.model].trainer()(args, device, data)
     card = {"name": args.model, **card, "data": {"description": data.description, **data.card},
             "device": {"kind": info.kind, "name": info.name, "threads": info.threads}, "seed": args.seed,
-            "rebuild": f"python -m engine.train {args.model}"}
+            "rebuild": SHIPPED[args.model].rebuild}
     weights = save_checkpoint(model, args.out / args.model, card)
     print(f"saved {weights} and {checkpoint_paths(weights)[1]}", flush=True)
     for key, value in card["metrics"].items():

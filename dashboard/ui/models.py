@@ -11,20 +11,11 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.ui.i18n import t
+from engine import models
 from engine.checkpoints import CheckpointError, load_pretrained
 
-# Shipped models and the card metrics the home page quotes for each (the cards hold more). Each is
-# the field its chapter page shows, so a number reads the same on both: the DCGAN's Fréchet distance
-# is the 1000-samples-vs-1000-held-out protocol of the GAN page and the README, quoted with its
-# real-vs-real floor at that size (its card's `samples_frechet` is against all 2000 held-out digits).
-HEADLINE = {
-    "classifier": ("heldout_accuracy", "frechet_floor_heldout_halves"),
-    "vae2d": ("heldout_neg_elbo", "heldout_iwae_loglik", "samples_frechet"),
-    "vae": ("heldout_neg_elbo", "heldout_iwae_loglik", "samples_frechet"),
-    "ae": ("heldout_reconstruction_nats", "samples_frechet"),
-    "dcgan": ("samples_frechet_vs_half", "frechet_floor_same_size", "samples_class_entropy"),
-    "ddpm": ("ddpm_frechet", "ddim50_frechet", "frechet_floor_same_size"),
-}
+# Shipped models and the card metrics the home page quotes for each: one table, engine.models.
+HEADLINE = {name: model.headline for name, model in models.SHIPPED.items()}
 SHIPPED = tuple(HEADLINE)
 
 

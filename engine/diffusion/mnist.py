@@ -32,7 +32,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.checkpoints import register
 from engine.diffusion import process as dm
 
 CLIP = (-1.0, 1.0)  # x0_hat lives in the network's pixel range
@@ -241,7 +240,6 @@ def build_ddpm(config: dict) -> MNISTDiffusion:
     return MNISTDiffusion(DDPMConfig(**config))
 
 
-register("ddpm", build_ddpm, "python -m engine.train ddpm")
 
 
 # ---------------------------------------------------------------- training

@@ -33,8 +33,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.checkpoints import register
-
 FILM_GRID = 64  # fixed-noise images per snapshot (an 8x8 grid)
 FILM_D = 500  # real held-out / real training / generated digits whose D(x) each snapshot stores
 FILM_CLASSES = 500  # generated digits the classifier judges per snapshot (a class share's s.e. <= 2.2%)
@@ -171,7 +169,6 @@ def build_dcgan(config: dict) -> DCGAN:
     return DCGAN(DCGANConfig(**config))
 
 
-register("dcgan", build_dcgan, "python -m engine.train dcgan")
 
 
 def _device(model: nn.Module) -> torch.device:

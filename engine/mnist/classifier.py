@@ -15,13 +15,11 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-from engine.checkpoints import register
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of MNIST in [0, 1] (the usual constants)
 
@@ -76,7 +74,6 @@ def build_classifier(config: dict | None = None) -> DigitClassifier:
     return DigitClassifier(ClassifierConfig(**config))
 
 
-register("classifier", build_classifier, "python -m engine.train classifier")
 
 
 def to_input(images: torch.Tensor) -> torch.Tensor:
@@ -160,3 +157,31 @@ def fit(data, config: ClassifierConfig, device: torch.device, *, max_steps: int 
     return model, {"steps": step, "epochs": epochs_done, "wall_time_s": time.perf_counter() - start,
                    "heldout_accuracy": heldout["accuracy"], "heldout_loss": heldout["loss"],
                    "config": asdict(config)}
+
+
+def train_classifier(args, device, data) -> tuple:
+    """Fit the evaluation classifier; returns (model, the model-specific part of its card)."""
+    from tqdm import tqdm
+
+    from engine.mnist import metrics
+
+    config = ClassifierConfig(seed=args.seed)
+    if args.epochs is not None:
+        config = replace(config, epochs=args.epochs)
+    model, summary = fit(
+        data, config, device, max_steps=args.max_steps,
+        progress=lambda total: tqdm(total=total, unit="step", dynamic_ncols=True),
+        log=lambda m: print(f"epoch {m['epoch']}: held-out accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}",
+                            flush=True),
+    )
+    floor = metrics.frechet_floor(model, data.heldout_images, seed=args.seed)
+    return model, {
+        "metrics": {"heldout_accuracy": summary["heldout_accuracy"], "heldout_loss": summary["heldout_loss"],
+                    "frechet_floor_heldout_halves": floor},
+        "training": {"epochs": summary["epochs"], "steps": summary["steps"], "wall_time_s": summary["wall_time_s"],
+                     "max_steps": args.max_steps, "threads": torch.get_num_threads()},
+        "config": summary["config"],
+    }
+
+
+TRAINERS = {"classifier": train_classifier}  # `python -m engine.train classifier`

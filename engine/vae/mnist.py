@@ -33,7 +33,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from engine.checkpoints import register
 from engine.vae.model import VAE, Autoencoder, IWAEEstimates, VAEConfig, config_from_card, iwae_estimates
 
 # 784-512-256-latent MLPs: the classic pytorch/examples shape, ~1.07M parameters, ~10 ms per
@@ -64,8 +63,6 @@ def build_autoencoder(config: dict) -> Autoencoder:
     return Autoencoder(config_from_card(config))
 
 
-for _name, (_cls, _) in MODELS.items():
-    register(_name, build_autoencoder if _cls is Autoencoder else build_vae, f"python -m engine.train {_name}")
 
 
 def to_input(images: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine import checkpoints
+from engine import checkpoints, models
 from engine.checkpoints import (
     CheckpointError,
     checkpoint_paths,
@@ -25,6 +25,7 @@ from engine.checkpoints import (
     register,
     save_checkpoint,
 )
+from engine.models import ShippedModel
 
 REBUILD = "python -m engine.train toy"
 
@@ -233,7 +234,7 @@ def test_load_onto_explicit_device_moves_the_model(tmp_path):
 def registry(tmp_path, monkeypatch):
     """An empty registry and an assets folder in tmp_path (the real ones stay untouched)."""
     monkeypatch.setattr(checkpoints, "_REGISTRY", {})
-    monkeypatch.setattr(checkpoints, "_PROVIDERS", {})
+    monkeypatch.setattr(models, "SHIPPED", {})
     monkeypatch.setattr(checkpoints, "ASSETS_DIR", tmp_path)
     return tmp_path
 
@@ -277,28 +278,40 @@ def test_load_pretrained_with_an_outdated_card(registry):
 def test_unknown_name_lists_registered_ones(registry):
     register("toy", toy_builder, REBUILD)
     register("vae", toy_builder, "python -m engine.train vae")
-    checkpoints._PROVIDERS["classifier"] = "engine.mnist.classifier"
+    models.SHIPPED["classifier"] = ShippedModel("classifier", "engine.mnist.classifier", "build_classifier", ())
     with pytest.raises(CheckpointError, match=r"no pretrained model named 'gan' \(registered: classifier, toy, vae\)"):
         load_pretrained("gan", device="cpu")
 
 
-def test_provider_module_is_imported_lazily(registry, tmp_path, monkeypatch):
-    # A provider registers its model at import, exactly as engine.mnist.classifier does.
+def test_a_shipped_models_module_is_imported_only_when_it_is_loaded(registry, tmp_path, monkeypatch):
+    # engine.models names the module and its builder, as it does for engine.mnist.classifier.
     module_dir = tmp_path / "providers"
     module_dir.mkdir()
     (module_dir / "toy_provider.py").write_text(
         "from torch import nn\n"
-        "from engine.checkpoints import register\n"
-        "register('lazy', lambda config: nn.Linear(2, config['out']), 'python -m engine.train lazy')\n")
+        "def build_lazy(config):\n"
+        "    return nn.Linear(2, config['out'])\n")
     monkeypatch.syspath_prepend(str(module_dir))
     monkeypatch.delitem(sys.modules, "toy_provider", raising=False)
-    checkpoints._PROVIDERS["lazy"] = "toy_provider"
+    models.SHIPPED["lazy"] = ShippedModel("lazy", "toy_provider", "build_lazy", ())
     save_checkpoint(nn.Linear(2, 3), registry / "lazy", {"config": {"out": 3}})
-    assert "lazy" not in checkpoints._REGISTRY
-    model, _ = load_pretrained("lazy", device="cpu")
-    assert "toy_provider" in sys.modules and "lazy" in checkpoints._REGISTRY
+    assert "toy_provider" not in sys.modules
+    model, card = load_pretrained("lazy", device="cpu")
+    assert "toy_provider" in sys.modules
     assert model.weight.shape == (3, 2)
     monkeypatch.delitem(sys.modules, "toy_provider")
+
+
+def test_every_shipped_model_has_a_builder_a_trainer_and_a_rebuild_command():
+    """The one table (engine.models) agrees with the modules it names and with `python -m engine.train`."""
+    from engine.train import parse_args
+
+    assert set(models.SHIPPED) == {"classifier", "vae2d", "vae", "ae", "dcgan", "ddpm"}
+    for name, shipped in models.SHIPPED.items():
+        assert callable(shipped.builder()) and callable(shipped.trainer())
+        assert shipped.rebuild == f"python -m engine.train {name}"
+        assert parse_args([name]).model == name
+        assert shipped.headline, name
 
 
 def test_named_tensors_round_trip_exactly_and_are_hash_checked(tmp_path, no_unpickling):
