@@ -21,7 +21,7 @@ Modules:
     training       the live-trainer protocol: step, stop on non-finite, rewind, resume
     mle            maximum likelihood by gradient ascent (MLETrainer) and its loss surface
     device         cuda > mps > cpu selection and the torch thread cap
-    data.mnist     MNIST IDX loader: search order, MD5 checks, training split; `python -m engine.data.mnist`
+    data.mnist     MNIST IDX loader: search order, MD5 checks, training split; `python -m engine.data`
     data.download  the explicit MNIST download (mirrors, MD5-checked, atomic) and that command's code
     checkpoints    safetensors weights + JSON model cards, hash-checked; load_pretrained(name)
     mnist/         what judges generated digits: classifier (the small CNN), metrics (coverage, Fréchet)

@@ -1,11 +1,11 @@
-"""The explicit MNIST download and the ``python -m engine.data.mnist`` command line behind it.
+"""The explicit MNIST download and the ``python -m engine.data`` command line behind it.
 
 Nothing here runs on import: the loader in :mod:`engine.data.mnist` never downloads by itself.
 :func:`download` fetches the official ``.gz`` files from :data:`MIRRORS` in turn, each into a
 temporary file beside its final name, checks its MD5 and only then renames it into place, so an
 interrupted or altered download never leaves a file the loader would pick up. :func:`cli` is the
-command that reports where each split is found (and downloads with ``--download``); the module
-``engine.data.mnist`` runs it, so the command keeps its name.
+command that reports where each split is found (and downloads with ``--download``);
+``python -m engine.data`` runs it. This module imports the loader, never the reverse: no cycle.
 
 The MD5 table, folders and error classes are read from :mod:`engine.data.mnist` at call time
 (``mnist.MD5``, not a copy), so one table decides what the loader and the download accept.
@@ -130,10 +130,10 @@ def _report(root: Path | None) -> int:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    """``python -m engine.data.mnist [--download] [--root DIR]``; returns the exit code."""
+    """``python -m engine.data [--download] [--root DIR]``; returns the exit code."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m engine.data.mnist",
+    parser = argparse.ArgumentParser(prog="python -m engine.data",
                                      description="Report where MNIST is found, or download it.")
     parser.add_argument("--download", action="store_true", help="download the official files (verified by MD5)")
     parser.add_argument("--root", type=Path, default=None,

@@ -11,10 +11,10 @@ present and says which in ``description`` and ``card``, so model cards stay hone
 
 Command line, from the repository root::
 
-    python -m engine.data.mnist                       # which splits are found where
-    python -m engine.data.mnist --download [--root DIR]
+    python -m engine.data                       # which splits are found where
+    python -m engine.data --download [--root DIR]
 
-The download and the command itself live in :mod:`engine.data.download`; :func:`main` runs it.
+The download and the command itself live in :mod:`engine.data.download` (run by ``engine/data/__main__.py``).
 
 Data: Y. LeCun, C. Cortes, C. J. C. Burges, "The MNIST database of handwritten digits".
 """
@@ -25,7 +25,6 @@ import functools
 import gzip
 import hashlib
 import os
-import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     import torch
 
 MNIST_DIR_ENV = "MNIST_DIR"
-DOWNLOAD_COMMAND = "python -m engine.data.mnist --download"
+DOWNLOAD_COMMAND = "python -m engine.data --download"
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -299,18 +298,3 @@ def training_data(root: Path | str | None = None) -> TrainingData:
         "files": {path.name: _md5(path) for path in used},
     }
     return TrainingData(train_images, train_labels, heldout_images, heldout_labels, description, card)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m engine.data.mnist [--download] [--root DIR]``; returns the exit code.
-
-    The command itself is :func:`engine.data.download.cli`, imported here rather than at the top
-    because that module imports this one.
-    """
-    from engine.data.download import cli
-
-    return cli(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -44,7 +44,7 @@ def test_missing_mnist_is_a_warning_with_what_to_do(page_app, tmp_path, monkeypa
     monkeypatch.setenv("MNIST_DIR", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     at = page_app("home")
-    assert any("python -m engine.data.mnist --download" in w.value for w in at.warning)
+    assert any("python -m engine.data --download" in w.value for w in at.warning)
 
 
 @pytest.mark.skipif(not os.environ.get("MNIST_DIR"),

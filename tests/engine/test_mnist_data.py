@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from engine.data import download, mnist
+from engine.data.download import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DIR = os.environ.get(mnist.MNIST_DIR_ENV)  # read before the fixture below unsets it
@@ -415,7 +416,7 @@ def test_cli_download_failure_is_a_message_not_a_traceback(tmp_path, monkeypatch
     monkeypatch.setattr(mnist, "MD5", OFFICIAL_MD5)
     fake_urlopen(monkeypatch, lambda url: (_ for _ in ()).throw(urllib.error.URLError("no route to host")))
     monkeypatch.setattr(download, "MIRRORS", MIRRORS)
-    assert mnist.main(["--download", "--root", str(tmp_path / "dl")]) == 1
+    assert cli(["--download", "--root", str(tmp_path / "dl")]) == 1
     err = capsys.readouterr().err
     assert "no route to host" in err and "Traceback" not in err
     assert list((tmp_path / "dl").iterdir()) == []
@@ -426,7 +427,7 @@ def test_cli_download_failure_is_a_message_not_a_traceback(tmp_path, monkeypatch
 def test_cli_report_without_data_exits_1_with_help(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != mnist.MNIST_DIR_ENV}
     env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
-    result = subprocess.run([sys.executable, "-m", "engine.data.mnist", "--root", str(tmp_path / "empty")],
+    result = subprocess.run([sys.executable, "-m", "engine.data", "--root", str(tmp_path / "empty")],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     out = result.stdout + result.stderr
@@ -438,7 +439,7 @@ def test_cli_report_without_data_exits_1_with_help(tmp_path):
 
 def test_cli_report_with_test_split(tmp_path, capsys):
     write_split(tmp_path, "test", n=10_000, gz=False)
-    assert mnist.main(["--root", str(tmp_path)]) == 0
+    assert cli(["--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "test: 10,000 images of 28x28" in out and "train: not found" in out and "images 0-7999" in out
 
@@ -446,7 +447,7 @@ def test_cli_report_with_test_split(tmp_path, capsys):
 def test_cli_report_names_a_corrupt_file(tmp_path, capsys):
     write_idx(tmp_path / f"{TEST_IMAGES}.gz", make_split(5)[0])
     (tmp_path / f"{TEST_LABELS}.gz").write_bytes(b"not gzip")
-    assert mnist.main(["--root", str(tmp_path)]) == 1
+    assert cli(["--root", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "UNUSABLE" in captured.out and f"{TEST_LABELS}.gz" in captured.out + captured.err
 

@@ -64,7 +64,7 @@ def test_cli_rejects_bad_arguments_and_missing_data(tmp_path):
     result = run_cli("classifier", "--data-dir", str(empty), "--out", str(tmp_path / "out"),
                      env={"MNIST_DIR": str(empty), "XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert result.returncode == 1
-    assert "python -m engine.data.mnist --download" in result.stderr  # tells the student what to do
+    assert "python -m engine.data --download" in result.stderr  # tells the student what to do
     assert not (tmp_path / "out").exists()
 
 
