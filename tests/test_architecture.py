@@ -1,0 +1,90 @@
+"""The layout's promises, checked on the source: what may import what.
+
+Every ``import`` statement counts, at module level or inside a function: an import moved into a
+function to dodge a cycle is still a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("engine", "dashboard")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """The project modules ``path`` imports (``from a.b import c`` is ``a.b.c`` when that is a module)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in known}
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(path, known) - {name} for name, path in mods.items()}
+
+
+def cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules, or None. A package's __init__ importing its own
+    submodules (re-exports) is not a cycle unless a submodule imports the package back."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def test_the_import_graph_has_no_cycle():
+    assert cycle(graph()) is None, f"import cycle: {' -> '.join(cycle(graph()))}"
+
+
+def test_the_cycle_finder_finds_one():
+    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_engine_never_imports_the_dashboard_or_drawing_libraries():
+    for name, path in modules().items():
+        if name.startswith("engine"):
+            tree = ast.parse(path.read_text())
+            imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+            assert not imported & {"dashboard", "streamlit", "plotly", "altair"}, name
+
+
+def test_no_module_edits_sys_path():
+    for path in [*ROOT.glob("engine/**/*.py"), *ROOT.glob("dashboard/**/*.py"), *ROOT.glob("tests/**/*.py"),
+                 *ROOT.glob("benchmarks/*.py")]:
+        if path.resolve() == Path(__file__).resolve():
+            continue
+        assert "sys.path.insert" not in path.read_text() and "sys.path.append" not in path.read_text(), path
