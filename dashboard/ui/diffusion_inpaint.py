@@ -175,6 +175,7 @@ def section() -> None:
     st.header(t("diffusion_inpaint.title"), anchor=False)
     st.markdown(t("diffusion_inpaint.intro"))
     st.latex(t("diffusion_inpaint.step"))
+    st.markdown(t("diffusion_inpaint.jump_intro"))
     st.latex(t("diffusion_inpaint.jump"))
     st.markdown(t("diffusion_inpaint.explain"))
     loaded = pretrained("ddpm")

@@ -25,18 +25,27 @@ TRAJECTORY_COLORS = ("#7c3aed", "#db2777", "#0891b2", "#65a30d", "#b45309")
 MARGIN = dict(l=50, r=20, t=10, b=45)
 CURVES_MARGIN = dict(l=60, r=20, t=40, b=45)  # the top margin holds the legend
 ANIMATION_MARGIN = dict(l=50, r=20, t=10, b=110)  # the bottom holds the play button and the slider
+STEP_HEIGHT = 500  # the one-step figure: a square plot of about 360 px above its legend
+ZOOM_MARGIN = 0.25  # its zoomed view: the terms' square widened by a quarter of its side on each side ...
+ZOOM_MIN_SIDE = 0.2  # ... and at least this wide (near t = 1 a step moves a particle by hundredths)
+STEP_MARGINS = dict(l=50, r=20, t=10, b=45)
+STEP_LEGEND = dict(orientation="h", x=0.0, xanchor="left", y=-0.14, yanchor="top", font=dict(size=12),
+                   itemwidth=30)  # under the x-axis title; plotly grows the bottom margin to fit it
 
 
 def _f32(values) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.float32)
 
 
-def _square(height: int, view: float = VIEW, **layout) -> go.Figure:
-    """A figure on the fixed [-view, view]^2 square, equal scales, legend inside."""
-    axis = dict(range=[-view, view], showgrid=False, automargin=False)
-    return base_figure(height, x_title="x₁", y_title="x₂", hovermode="closest", legend=INSIDE_LEGEND,
-                       margin=layout.pop("margin", MARGIN), xaxis=dict(axis, constrain="domain"),
-                       yaxis=dict(axis, scaleanchor="x", scaleratio=1), **layout)
+def _square(height: int, view: float = VIEW, *, ranges: tuple | None = None, **layout) -> go.Figure:
+    """A figure on the fixed [-view, view]^2 square (or the given x and y ``ranges``), equal scales,
+    legend inside unless ``legend`` says otherwise."""
+    x_range, y_range = ranges or ([-view, view], [-view, view])
+    axis = dict(showgrid=False, automargin=False)
+    return base_figure(height, x_title="x₁", y_title="x₂", hovermode="closest",
+                       legend=layout.pop("legend", INSIDE_LEGEND), margin=layout.pop("margin", MARGIN),
+                       xaxis=dict(axis, range=x_range, constrain="domain"),
+                       yaxis=dict(axis, range=y_range, scaleanchor="x", scaleratio=1), **layout)
 
 
 def _cloud(points, name: str, color: str, size: float = 4, opacity: float = 0.6, **extra) -> dict:
@@ -164,40 +173,74 @@ def field_figure(cloud: np.ndarray, paths: np.ndarray, k: int, grid: np.ndarray 
     return fig
 
 
-def step_figure(cloud: np.ndarray, x_t, eps, x0_hat, mean, sigma_z, x_prev, *, labels: dict,
-                height: int = HEIGHT) -> go.Figure:
+def step_view(terms: np.ndarray, whole: bool = False) -> tuple[list[float], list[float]]:
+    """The x and y ranges of the one-step figure: a square around the finite ``terms`` (m, 2), widened by
+    ZOOM_MARGIN of its side on each side and at least ZOOM_MIN_SIDE wide; ``whole``: the cloud's
+    [-4, 4]^2 view, widened to take in that square (x̂_0 can land far out at large t)."""
+    terms = np.asarray(terms, dtype=np.float64)
+    finite = terms[np.all(np.isfinite(terms), axis=1)]
+    if not len(finite):
+        return [-VIEW, VIEW], [-VIEW, VIEW]
+    low, high = finite.min(axis=0), finite.max(axis=0)
+    centre = (low + high) / 2
+    half = max(float((high - low).max()) * (0.5 + ZOOM_MARGIN), ZOOM_MIN_SIDE / 2)
+    x_range = [float(centre[0] - half), float(centre[0] + half)]
+    y_range = [float(centre[1] - half), float(centre[1] + half)]
+    if whole:
+        reach = max(VIEW, float(np.abs([x_range, y_range]).max()))
+        return [-reach, reach], [-reach, reach]
+    return x_range, y_range
+
+
+def step_figure(cloud: np.ndarray, x_t, eps, x0_hat, mean, sigma_z, x_prev, *, labels: dict, whole: bool = False,
+                height: int = STEP_HEIGHT) -> go.Figure:
     """One reverse step of one particle: the cloud at t (trace 0, clickable: its point index is the
     particle), x_t with its predicted noise ε_θ as an arrow, the jump to x̂_0, the posterior mean μ̃ on
-    the way, the injected σ_t z from μ̃, and x_{t-1}. Every term is a 2-vector (2,)."""
+    the way, the injected σ_t z from μ̃, and x_{t-1}. Every term is a 2-vector (2,).
+
+    The terms of one step often lie within a few tenths of each other, so by default the view is the
+    square around them (``step_view``), the cloud drawn behind; ``whole`` shows the whole cloud with
+    that square outlined. The legend sits under the plot, where it covers nothing."""
     x_t, eps, x0_hat, mean, sigma_z, x_prev = (np.asarray(v, dtype=np.float64) for v in
                                                 (x_t, eps, x0_hat, mean, sigma_z, x_prev))
+    heads = []  # arrowheads as annotations: drawn at the tip, held off the marker there (standoff, px)
 
-    def segment(a, b, name, color, dash="solid") -> list[dict]:
-        sx, sy, tips, angles = arrows(a[None], (b - a)[None], float(np.linalg.norm(b - a)))
-        return [dict(type="scatter", x=sx, y=sy, mode="lines", name=name, legendgroup=name, hoverinfo="skip",
-                     line=dict(color=color, width=2, dash=dash)),
-                dict(type="scatter", x=tips[:, 0], y=tips[:, 1], mode="markers", legendgroup=name, showlegend=False,
-                     hoverinfo="skip", marker=dict(symbol="triangle-up", size=9, angle=angles, color=color))]
+    def segment(a, b, name, color, standoff: float = 0.0) -> dict:
+        if np.all(np.isfinite([a, b])) and np.linalg.norm(b - a) > 0:
+            heads.append(dict(x=float(b[0]), y=float(b[1]), ax=float(a[0]), ay=float(a[1]), xref="x", yref="y",
+                              axref="x", ayref="y", text="", showarrow=True, arrowhead=2, arrowsize=1.1,
+                              arrowwidth=3, arrowcolor=color, standoff=standoff))
+        return dict(type="scatter", x=_f32([a[0], b[0]]), y=_f32([a[1], b[1]]), mode="lines", name=name,
+                    hoverinfo="skip", line=dict(color=color, width=3))
 
-    def point(p, name, color, symbol) -> dict:
+    def point(p, name, color, symbol, size=16, width=1.5, line="white") -> dict:
         return dict(type="scatter", x=_f32([p[0]]), y=_f32([p[1]]), mode="markers", name=name,
                     hovertemplate=f"{name}: (%{{x:.4f}}, %{{y:.4f}})<extra></extra>",
-                    marker=dict(color=color, size=12, symbol=symbol, line=dict(color="white", width=1)))
+                    marker=dict(color=color, size=size, symbol=symbol, line=dict(color=line, width=width)))
 
-    traces = [_cloud(cloud, labels["particles"], COLORS["muted"], size=5, opacity=0.45,
+    traces = [_cloud(cloud, labels["particles"], COLORS["muted"], size=6, opacity=0.45,
                      hovertemplate="#%{pointNumber}<extra></extra>")]
     traces[0].pop("hoverinfo")
-    traces += segment(x_t, x_t + eps, labels["eps"], COLORS["bad"])
+    traces.append(segment(x_t, x_t + eps, labels["eps"], COLORS["bad"]))
     xs, ys = polylines(np.stack([x_t, x0_hat])[None])
     traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", name=labels["to_x0"], hoverinfo="skip",
-                       line=dict(color=COLORS["p"], width=1.5, dash="dot")))
-    traces += segment(mean, x_prev, labels["sigma_z"], COLORS["accent"])
-    traces += [point(x_t, labels["x_t"], COLORS["q"], "circle"), point(x0_hat, labels["x0_hat"], COLORS["p"], "star"),
-               point(mean, labels["mean"], "#7c3aed", "diamond"),
+                       line=dict(color=COLORS["p"], width=2, dash="dot")))
+    traces.append(segment(mean, x_prev, labels["sigma_z"], COLORS["accent"], standoff=8))
+    # x_t is a ring, so that μ̃_t (often within a pixel or two of it) shows inside it
+    traces += [point(x_t, labels["x_t"], COLORS["q"], "circle-open", size=22, width=3, line=COLORS["q"]),
+               point(x0_hat, labels["x0_hat"], COLORS["p"], "star", size=20),
+               point(mean, labels["mean"], "#7c3aed", "diamond", size=13),
                point(x_prev, labels["x_prev"], COLORS["accent"], "circle")]
     terms = np.stack([x_t, x_t + eps, x0_hat, mean, x_prev])
-    reach = float(np.abs(terms[np.isfinite(terms)]).max(initial=0.0))  # x̂_0 can land far out at large t
-    fig = _square(height, max(VIEW, 1.1 * reach), uirevision="diffusion_live_step", clickmode="event+select",
-                  dragmode="pan")
+    x_range, y_range = step_view(terms, whole)
+    shapes = []
+    if whole:  # where the zoomed view is
+        (x0, x1), (y0, y1) = step_view(terms)
+        shapes.append(dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, xref="x", yref="y", layer="above",
+                           line=dict(color=COLORS["m"], width=1.5, dash="dash")))
+    view = "whole" if whole else ",".join(f"{v:.6g}" for v in (*x_range, *y_range))
+    fig = _square(height, ranges=(x_range, y_range), uirevision=f"diffusion_live_step:{view}",
+                  clickmode="event+select", dragmode="pan", margin=STEP_MARGINS, legend=STEP_LEGEND,
+                  annotations=heads, shapes=shapes)
     fig.add_traces(traces)
     return fig

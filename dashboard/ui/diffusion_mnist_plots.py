@@ -129,17 +129,19 @@ def _n(value: float) -> str:
 def step_equations(t: int, a: float, b: float, c1: float, c2: float, sigma: float) -> list[str]:
     """The DDPM step of ``engine.diffusion.p_sample`` with its coefficients as numbers (LaTeX, one per line).
 
-    a = sqrt(1 - abar_t), b = sqrt(abar_t), c1 / c2 the posterior-mean coefficients of x̂_0 and x_t.
+    a = sqrt(1 - abar_t), b = sqrt(abar_t), c1 / c2 the posterior-mean coefficients of x̂_0 and x_t. The
+    symbols and the numbers go on lines of their own, so each fits a 521 px column (150% zoom) unscrolled.
     """
     return [
-        rf"\hat x_0 = \operatorname{{clip}}_{{[-1,1]}}\Big(\frac{{x_{{{t}}} - \sqrt{{1-\bar\alpha_{{{t}}}}}\,"
-        rf"\epsilon_\theta(x_{{{t}}}, {t})}}{{\sqrt{{\bar\alpha_{{{t}}}}}}}\Big) = \operatorname{{clip}}\Big("
-        rf"\frac{{x_{{{t}}} - {_n(a)}\,\epsilon_\theta}}{{{_n(b)}}}\Big)",
-        rf"\tilde\mu_{{{t}}} = \frac{{\sqrt{{\bar\alpha_{{{t - 1}}}}}\,\beta_{{{t}}}}}"
+        rf"\begin{{aligned}} \hat x_0 &= \operatorname{{clip}}_{{[-1,1]}}\Big("
+        rf"\frac{{x_{{{t}}} - \sqrt{{1-\bar\alpha_{{{t}}}}}\,\epsilon_\theta(x_{{{t}}}, {t})}}"
+        rf"{{\sqrt{{\bar\alpha_{{{t}}}}}}}\Big) \\ &= \operatorname{{clip}}\Big("
+        rf"\frac{{x_{{{t}}} - {a:.4f}\,\epsilon_\theta}}{{{b:.4f}}}\Big) \end{{aligned}}",
+        rf"\begin{{aligned}} \tilde\mu_{{{t}}} &= \frac{{\sqrt{{\bar\alpha_{{{t - 1}}}}}\,\beta_{{{t}}}}}"
         rf"{{1-\bar\alpha_{{{t}}}}}\,\hat x_0"
-        rf" + \frac{{\sqrt{{\alpha_{{{t}}}}}\,(1-\bar\alpha_{{{t - 1}}})}}{{1-\bar\alpha_{{{t}}}}}\,x_{{{t}}}"
-        rf" = {_n(c1)}\,\hat x_0 + {_n(c2)}\,x_{{{t}}}",
-        rf"x_{{{t - 1}}} = \tilde\mu_{{{t}}} + \sigma_{{{t}}} z = \tilde\mu_{{{t}}} + {_n(sigma)}\,z,"
+        rf" + \frac{{\sqrt{{\alpha_{{{t}}}}}\,(1-\bar\alpha_{{{t - 1}}})}}{{1-\bar\alpha_{{{t}}}}}\,x_{{{t}}} \\"
+        rf" &= {c1:.4f}\,\hat x_0 + {c2:.4f}\,x_{{{t}}} \end{{aligned}}",
+        rf"x_{{{t - 1}}} = \tilde\mu_{{{t}}} + \sigma_{{{t}}} z = \tilde\mu_{{{t}}} + {sigma:.4f}\,z,"
         rf"\qquad z \sim \mathcal N(0, I)",
     ]
 

@@ -32,6 +32,9 @@ SYMBOLS = {"x_t": "x_t", "eps": "ε_θ(x_t, t)", "x0_hat": "x̂_0", "mean": "μ�
            "x_prev": "x_{t−1}"}
 EPS_SYMBOL = {"network": "ε_θ(x_t, t)", "exact": "ε*(x_t, t)"}
 EPS_LATEX = {"network": r"\varepsilon_\theta(x_t, t)", "exact": r"\varepsilon^*(x_t, t)"}
+# The figure beside the table while both get 20rem (at 100% on a 1280 px screen: about 360 and 460 px),
+# one above the other where not (at 150%, side by side, the plot had 170 px and the table lost a column).
+ROW_CSS = "<style>.st-key-{key}_row [data-testid=\"stColumn\"] {{min-width: min(100%, 20rem);}}</style>"
 
 
 def predictor(trainer) -> str:
@@ -91,22 +94,26 @@ def terms_of(step) -> dict[str, np.ndarray]:
 
 
 def equations(step, schedule, predictor: str = "network") -> list[str]:
-    """Ho et al.'s eq. 15 (x̂_0), eq. 7 (μ̃_t) and algorithm 2's update, each filled in with the step's numbers."""
+    """Ho et al.'s eq. 15 (x̂_0), eq. 7 (μ̃_t) and algorithm 2's update, each filled in with the step's numbers.
+
+    Each takes a few short lines (the symbols, then the numbers), so that it fits a 521 px column (150%
+    zoom on a 1280 px screen) without scrolling sideways, even with four-digit coordinates."""
     k = step.t
     v = terms_of(step)
     a, a_prev = schedule.alpha_bar[k], schedule.alpha_bar_prev[k]
     c1, c2 = schedule.posterior_mean_coef1[k], schedule.posterior_mean_coef2[k]
-    x0 = (rf"\hat{{x}}_0 = \frac{{x_t - \sqrt{{1-\bar\alpha_t}}\,{EPS_LATEX[predictor]}}}{{\sqrt{{\bar\alpha_t}}}}"
-          rf" = \frac{{{vec(v['x_t'])} - {num(np.sqrt(1 - a))}\,{vec(v['eps'])}}}{{{num(np.sqrt(a))}}}"
-          rf" = {vec(v['x0_hat'])}")
-    coefficients = (rf"c_1 = \frac{{\sqrt{{\bar\alpha_{{t-1}}}}\,\beta_t}}{{1-\bar\alpha_t}} = {num(c1)},\quad"
-                    rf" c_2 = \frac{{\sqrt{{\alpha_t}}\,(1-\bar\alpha_{{t-1}})}}{{1-\bar\alpha_t}} = {num(c2)}"
-                    rf"\qquad (t = {k},\ \bar\alpha_t = {num(a)},\ \bar\alpha_{{t-1}} = {num(a_prev)},"
-                    rf"\ \beta_t = {num(schedule.betas[k])})")
-    mean = (rf"\tilde\mu_t = c_1\,\hat{{x}}_0 + c_2\,x_t = {num(c1)}\,{vec(v['x0_hat'])} + {num(c2)}\,{vec(v['x_t'])}"
-            rf" = {vec(v['mean'])}")
-    update = (rf"x_{{t-1}} = \tilde\mu_t + \sigma_t z = {vec(v['mean'])} + {num(step.sigma)}\,{vec(v['z'])}"
-              rf" = {vec(v['x_prev'])}")
+    x0 = (rf"\begin{{aligned}} \hat{{x}}_0 &= \frac{{x_t - \sqrt{{1-\bar\alpha_t}}\,{EPS_LATEX[predictor]}}}"
+          rf"{{\sqrt{{\bar\alpha_t}}}} \\ &= \frac{{{vec(v['x_t'])} - {num(np.sqrt(1 - a))}\,{vec(v['eps'])}}}"
+          rf"{{{num(np.sqrt(a))}}} = {vec(v['x0_hat'])} \end{{aligned}}")
+    coefficients = (rf"\begin{{gathered}} \begin{{aligned}}"
+                    rf" c_1 &= \frac{{\sqrt{{\bar\alpha_{{t-1}}}}\,\beta_t}}{{1-\bar\alpha_t}} = {num(c1)}, \\"
+                    rf" c_2 &= \frac{{\sqrt{{\alpha_t}}\,(1-\bar\alpha_{{t-1}})}}{{1-\bar\alpha_t}} = {num(c2)}"
+                    rf" \end{{aligned}} \\[0.3em] (t = {k},\ \bar\alpha_t = {num(a)},"
+                    rf"\ \bar\alpha_{{t-1}} = {num(a_prev)},\ \beta_t = {num(schedule.betas[k])}) \end{{gathered}}")
+    mean = (rf"\begin{{aligned}} \tilde\mu_t &= c_1\,\hat{{x}}_0 + c_2\,x_t \\"
+            rf" &= {num(c1)}\,{vec(v['x0_hat'])} + {num(c2)}\,{vec(v['x_t'])} \\ &= {vec(v['mean'])} \end{{aligned}}")
+    update = (rf"\begin{{aligned}} x_{{t-1}} &= \tilde\mu_t + \sigma_t z \\"
+              rf" &= {vec(v['mean'])} + {num(step.sigma)}\,{vec(v['z'])} = {vec(v['x_prev'])} \end{{aligned}}")
     return [x0, coefficients, mean, update]
 
 
@@ -151,14 +158,16 @@ def section(trainer, film) -> None:
     step = trainer.reverse_step(cloud[index][None], step_t, seed=seed, predictor=chosen)
     v = terms_of(step)
     lang = current_language()
-    figure_col, numbers_col = st.columns([4, 5])
+    st.html(ROW_CSS.format(key=KEY))
+    figure_col, numbers_col = st.container(key=f"{KEY}_row").columns([4, 5])
     with figure_col:
+        whole = st.toggle(t("diffusion_live.step.whole"), key=f"{KEY}_whole", help=t("diffusion_live.step.whole_help"))
         labels = {name: translate(lang, f"diffusion_live.plot.{name}") for name in
                   ("particles", "eps", "to_x0", "sigma_z", "x_t", "x0_hat", "mean", "x_prev")}
         if chosen == "exact":
             labels["eps"] = translate(lang, "diffusion_live.plot.eps_exact")
         figure = plots.step_figure(cloud, v["x_t"], v["eps"], v["x0_hat"], v["mean"], v["sigma_z"], v["x_prev"],
-                                   labels=labels)
+                                   labels=labels, whole=whole)
         st.plotly_chart(figure, key=f"{KEY}_figure", on_select=pick_clicked, selection_mode="points")
         st.caption(t("diffusion_live.step.figure_caption"))
     with numbers_col:

@@ -287,3 +287,76 @@ def test_the_log_axes_of_the_curves_label_each_tick_with_its_value():
         assert len(shown) >= 3, (axis, shown)
         for value, text in shown:
             assert float(text) == pytest.approx(value, rel=1e-12), (axis, value, text)
+
+
+STEP_LABELS = {name: name for name in ("particles", "eps", "to_x0", "sigma_z", "x_t", "x0_hat", "mean", "x_prev")}
+
+
+def step_terms(x_t, eps, x0_hat, mean, sigma_z) -> dict:
+    x_t, eps, x0_hat, mean, sigma_z = (np.asarray(v, dtype=np.float64) for v in (x_t, eps, x0_hat, mean, sigma_z))
+    return dict(x_t=x_t, eps=eps, x0_hat=x0_hat, mean=mean, sigma_z=sigma_z, x_prev=mean + sigma_z)
+
+
+def inside(terms: dict, x_range, y_range) -> bool:
+    points = [terms["x_t"], terms["x_t"] + terms["eps"], terms["x0_hat"], terms["mean"], terms["x_prev"]]
+    return all(x_range[0] < p[0] < x_range[1] and y_range[0] < p[1] < y_range[1] for p in points)
+
+
+def test_the_one_step_figure_zooms_onto_the_terms_and_can_show_the_whole_cloud():
+    """The default step (particle 0, t = T/2, exact predictor) has its terms within 0.3 of each other: on the
+    cloud's [-4, 4]^2 view they were a few overlapping pixels. The figure frames them, square, with the
+    cloud still behind (trace 0, every particle, clickable); the toggle's ``whole`` view is [-4, 4]^2."""
+    from dashboard.ui import diffusion_live_plots as plots
+
+    cloud = np.random.default_rng(0).normal(size=(1000, 2))
+    terms = step_terms((0.6311, 0.0673), (0.1353, 0.0259), (0.7612, 0.0696), (0.6351, 0.0672), (0.2654, -0.0505))
+    layout_of = lambda fig: fig.to_plotly_json()["layout"]  # noqa: E731
+    zoomed = plots.step_figure(cloud, *terms.values(), labels=STEP_LABELS)
+    layout = layout_of(zoomed)
+    x_range, y_range = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    assert inside(terms, x_range, y_range)
+    width, height = x_range[1] - x_range[0], y_range[1] - y_range[0]
+    assert width == pytest.approx(height) and width < 0.5, (x_range, y_range)  # square, 16x closer than [-4, 4]
+    assert layout["yaxis"]["scaleanchor"] == "x"  # equal scales: the arrows keep their directions
+    assert width >= 1.4 * 0.2693  # a margin around the terms (they span 0.2693 in x₁)
+    assert zoomed.data[0].name == "particles" and len(zoomed.data[0].x) == 1000  # the cloud, clickable
+    assert layout["legend"]["y"] < 0 and layout["legend"]["yanchor"] == "top"  # under the plot, not over it
+    heads = {a["arrowcolor"] for a in layout["annotations"]}
+    assert len(heads) == 2  # ε's and σ_t z's arrowheads
+    whole = layout_of(plots.step_figure(cloud, *terms.values(), labels=STEP_LABELS, whole=True))
+    assert whole["xaxis"]["range"] == [-plots.VIEW, plots.VIEW] == whole["yaxis"]["range"]
+    (outline,) = whole["shapes"]  # the zoomed view, dashed
+    assert [outline["x0"], outline["x1"], outline["y0"], outline["y1"]] == pytest.approx([*x_range, *y_range])
+    assert whole["uirevision"] != layout["uirevision"]  # switching views resets a pan or zoom of the other
+
+
+def test_the_zoomed_view_follows_far_terms_and_never_shrinks_to_a_point():
+    from dashboard.ui import diffusion_live_plots as plots
+
+    far = step_terms((3.0, -1.0), (0.5, 0.5), (40.0, -25.0), (2.0, -1.5), (0.1, 0.1))  # x̂_0 far out (large t)
+    x_range, y_range = plots.step_view(np.stack([far["x_t"], far["x_t"] + far["eps"], far["x0_hat"], far["mean"],
+                                                 far["x_prev"]]))
+    assert inside(far, x_range, y_range)
+    still = np.array([[1.0, 1.0], [1.0, 1.0]])  # t = 1 with a zero noise guess: nothing moves
+    x_range, y_range = plots.step_view(still)
+    assert x_range[1] - x_range[0] == pytest.approx(plots.ZOOM_MIN_SIDE) and x_range[0] < 1.0 < x_range[1]
+    x_range, _ = plots.step_view(np.array([[np.nan, 0.0], [1.0, 1.0]]))  # a diverged term is left out
+    assert np.all(np.isfinite(x_range))
+    x_range, y_range = plots.step_view(np.stack([far["x_t"], far["x0_hat"]]), whole=True)  # the cloud and the square
+    assert x_range == y_range and x_range[0] <= -plots.VIEW and x_range[1] > 40.0
+
+
+def test_the_step_section_opens_zoomed_onto_its_terms_and_the_toggle_shows_the_whole_cloud():
+    app = section_app(steps=None)
+    table = app.dataframe[0].value
+    shown = {name: table.iloc[i][["x₁", "x₂"]].to_numpy(float) for i, name in enumerate(diffusion_step2d.TERMS)}
+    layout = chart(app, f"{KEY}_step_figure")["layout"]
+    x_range, y_range = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    assert inside(shown, x_range, y_range)
+    assert x_range[1] - x_range[0] < 0.25 * 8, (x_range, y_range)  # much closer than the cloud's [-4, 4]
+    assert app.toggle(key=f"{KEY}_step_whole").value is False
+    app.toggle(key=f"{KEY}_step_whole").set_value(True).run()
+    assert not app.exception
+    layout = chart(app, f"{KEY}_step_figure")["layout"]
+    assert layout["xaxis"]["range"][1] - layout["xaxis"]["range"][0] >= 8
+    assert app.toggle(key=f"{KEY}_step_whole").label == translate("en", "diffusion_live.step.whole")
