@@ -1,14 +1,14 @@
-"""Router: page config, the shared sidebar, and the list of pages. Content lives in views/.
+"""Router: page config, the shared sidebar, and the list of pages. Each page is chapters/<chapter>/page.py.
 
 `engine` and `dashboard` are imported as the installed project (`pip install -r requirements.txt`
 installs it in place), not through sys.path."""
 
 import streamlit as st
 
-from dashboard.ui import style
-from dashboard.ui.course import HOME_VIEW, built_chapters
-from dashboard.ui.i18n import t
-from dashboard.ui.sidebar import device_panel, language_switch
+from dashboard.shared import style
+from dashboard.shared.course import HOME_VIEW, built_chapters
+from dashboard.shared.i18n import t
+from dashboard.shared.sidebar import device_panel, language_switch
 
 language_switch()
 st.set_page_config(page_title=t("common.app_title"), page_icon="🎲", layout="wide")

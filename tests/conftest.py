@@ -28,10 +28,10 @@ APP_TIMEOUT_S = 60  # the first run imports torch; AppTest's own default (3 s) i
 
 
 def page_script(page: str | None) -> str | None:
-    """A page given as a chapter key ("divergences") or a path relative to dashboard/ ("views/x.py")."""
+    """A page given as a chapter key ("divergences") or a path relative to dashboard/ ("chapters/x/page.py")."""
     if page is None or page.endswith(".py"):
         return page
-    from dashboard.ui.course import CHAPTERS, HOME_VIEW
+    from dashboard.shared.course import CHAPTERS, HOME_VIEW
 
     if page == "home":
         return HOME_VIEW
@@ -48,8 +48,8 @@ def app_test():
     """Factory: ``app_test(page=None, lang="en", run=True)`` -> an AppTest of dashboard/Home.py.
 
     The language is seeded through ``session_state`` before the first run (the sidebar only reads
-    ``?lang=`` when the session has no language yet), and the page is selected with
-    ``switch_page`` before that run, so the very first run already draws the requested page.
+    ``?lang=`` when the session has no language yet). A page is selected with ``switch_page`` after
+    one run of the home page, which registers the pages.
     """
     from streamlit.testing.v1 import AppTest
 
@@ -58,6 +58,9 @@ def app_test():
         at.session_state["lang"] = lang
         script = page_script(page)
         if script is not None:
+            # st.navigation registers each chapter's page.py under the chapter's url_path; AppTest
+            # matches a page file to it only after one run has registered the pages (the home page).
+            at.run()
             at.switch_page(script)
         return at.run() if run else at
 

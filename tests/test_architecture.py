@@ -88,3 +88,15 @@ def test_no_module_edits_sys_path():
         if path.resolve() == Path(__file__).resolve():
             continue
         assert "sys.path.insert" not in path.read_text() and "sys.path.append" not in path.read_text(), path
+
+
+def test_no_chapter_imports_another_and_shared_imports_no_chapter():
+    """What two chapters share lives in dashboard.shared, so a chapter can change without breaking another."""
+    edges = graph()
+    for module, imported in edges.items():
+        for target in imported:
+            if module.startswith("dashboard.shared"):
+                assert not target.startswith("dashboard.chapters"), f"{module} imports the chapter {target}"
+            if module.startswith("dashboard.chapters.") and target.startswith("dashboard.chapters."):
+                own, other = module.split(".")[2], target.split(".")[2]
+                assert own == other, f"{module} imports another chapter: {target}"

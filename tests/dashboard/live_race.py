@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from dashboard.ui import live_training as live
+from dashboard.shared import live_training as live
 from engine.device import configure_threads
 from engine.gan import LOSSES
 from engine.gan.live import MODE_STD, GAN2DTrainer, GANArchitecture, GANSettings, mode_centers, sample_data

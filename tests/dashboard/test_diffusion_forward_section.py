@@ -14,8 +14,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard.ui import diffusion_forward as F
-from dashboard.ui.models import mnist_status
+from dashboard.chapters.diffusion import forward as F
+from dashboard.shared import mnist as shared_mnist
+from dashboard.shared.models import mnist_status
 from engine import diffusion as dm
 from engine import toy2d
 from tests.dashboard.plotly_spec import chart, values
@@ -188,6 +189,7 @@ def test_without_mnist_the_2d_part_still_works(open_page, tmp_path, monkeypatch)
     monkeypatch.setenv("MNIST_DIR", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     mnist_status.clear()  # it caches its answer for a minute (only this cache: the other sections keep theirs)
+    shared_mnist._heldout.clear()  # the digits a server loaded stay loaded; this test plays a server without them
     try:
         at = open_page()
         assert any(w.value.startswith("MNIST data not found, so the digit is not shown") for w in at.warning)
@@ -195,12 +197,13 @@ def test_without_mnist_the_2d_part_still_works(open_page, tmp_path, monkeypatch)
         assert "MNIST pixels: upper bound" not in {tr["name"] for tr in chart(at, F.KEY + "kl")["data"]}
     finally:
         mnist_status.clear()
+        shared_mnist._heldout.clear()
 
 
 def test_the_intro_says_the_path_is_an_arc_not_a_straight_line():
     """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps = cos(theta) x_0 + sin(theta) eps traces an arc of an
     ellipse (tests/engine/test_diffusion_exact.py checks the geometry); the text once said "straight line"."""
-    from dashboard.ui.i18n import translate
+    from dashboard.shared.i18n import translate
 
     english, korean = translate("en", "diffusion_forward.intro"), translate("ko", "diffusion_forward.intro")
     assert "arc" in english and "ellipse" in english

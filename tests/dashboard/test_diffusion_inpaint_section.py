@@ -19,8 +19,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard.ui import diffusion_inpaint
-from dashboard.ui.i18n import translate
+from dashboard.chapters.diffusion import inpaint as diffusion_inpaint
+from dashboard.shared.i18n import translate
 from engine import checkpoints
 from engine.diffusion.mnist import DDPMConfig, MNISTDiffusion
 from tests.conftest import APP_TIMEOUT_S
@@ -28,7 +28,7 @@ from tests.conftest import APP_TIMEOUT_S
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 SECTION = """
-from dashboard.ui import diffusion_inpaint
+from dashboard.chapters.diffusion import inpaint as diffusion_inpaint
 diffusion_inpaint.section()
 """
 KEY = "diffusion_inpaint"

@@ -14,10 +14,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard.ui import diffusion_step2d
-from dashboard.ui import live_training as live
-from dashboard.ui.gan_live_plots import bucket_means, thin
-from dashboard.ui.i18n import translate
+from dashboard.chapters.diffusion import step2d as diffusion_step2d
+from dashboard.shared import live_training as live
+from dashboard.shared.i18n import translate
+from dashboard.shared.plotting import bucket_means, thin
 from engine import diffusion as dm
 from engine.data.points import MAX_BYTES, MAX_POINTS, PointsError, parse_points_csv, standardize
 from engine.diffusion.live import Diffusion2DConfig
@@ -26,7 +26,7 @@ from tests.dashboard.plotly_spec import chart, values
 
 KEY = "diffusion_live"
 SCRIPT = """
-from dashboard.ui import diffusion_live
+from dashboard.chapters.diffusion import live as diffusion_live
 diffusion_live.section()
 """
 
@@ -273,7 +273,7 @@ def test_the_predictor_follows_training_until_the_student_picks_one(monkeypatch)
 def test_the_log_axes_of_the_curves_label_each_tick_with_its_value():
     """Plotly's own log ticks over several decades read "5 10 2 5 100 2 5 1000"; here every label is the
     tick's value in full (or a power of ten), over the ranges an untrained-to-trained run spans."""
-    from dashboard.ui import diffusion_live_plots as plots
+    from dashboard.chapters.diffusion import live_plots as plots
 
     losses = np.geomspace(2.0, 0.3, 400)
     evaluations = [{"step": 0, "sliced_w2": 2059.79}, {"step": 500, "sliced_w2": 0.2}, {"step": 1000, "sliced_w2": 0.1}]
@@ -306,7 +306,7 @@ def test_the_one_step_figure_zooms_onto_the_terms_and_can_show_the_whole_cloud()
     """The default step (particle 0, t = T/2, exact predictor) has its terms within 0.3 of each other: on the
     cloud's [-4, 4]^2 view they were a few overlapping pixels. The figure frames them, square, with the
     cloud still behind (trace 0, every particle, clickable); the toggle's ``whole`` view is [-4, 4]^2."""
-    from dashboard.ui import diffusion_live_plots as plots
+    from dashboard.chapters.diffusion import live_plots as plots
 
     cloud = np.random.default_rng(0).normal(size=(1000, 2))
     terms = step_terms((0.6311, 0.0673), (0.1353, 0.0259), (0.7612, 0.0696), (0.6351, 0.0672), (0.2654, -0.0505))
@@ -331,7 +331,7 @@ def test_the_one_step_figure_zooms_onto_the_terms_and_can_show_the_whole_cloud()
 
 
 def test_the_zoomed_view_follows_far_terms_and_never_shrinks_to_a_point():
-    from dashboard.ui import diffusion_live_plots as plots
+    from dashboard.chapters.diffusion import live_plots as plots
 
     far = step_terms((3.0, -1.0), (0.5, 0.5), (40.0, -25.0), (2.0, -1.5), (0.1, 0.1))  # x̂_0 far out (large t)
     x_range, y_range = plots.step_view(np.stack([far["x_t"], far["x_t"] + far["eps"], far["x0_hat"], far["mean"],

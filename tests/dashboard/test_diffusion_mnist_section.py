@@ -15,9 +15,10 @@ import pytest
 import streamlit as st
 import torch
 
-from dashboard.ui import diffusion_mnist as section
-from dashboard.ui import models
-from dashboard.ui.i18n import translate
+from dashboard.chapters.diffusion import mnist as section
+from dashboard.shared import mnist as shared_mnist
+from dashboard.shared import models
+from dashboard.shared.i18n import translate
 from engine import checkpoints
 from engine import diffusion as dm
 from engine.checkpoints import load_pretrained
@@ -33,11 +34,11 @@ def fresh_caches():
     default 16-digit DDIM-50 grid is then sampled once for the whole file, as a server would."""
     st.cache_data.clear()
     models._pretrained.clear()
-    section.heldout_digits.clear()
+    shared_mnist._heldout.clear()
     yield
     st.cache_data.clear()
     models._pretrained.clear()
-    section.heldout_digits.clear()
+    shared_mnist._heldout.clear()
 
 
 @pytest.fixture
@@ -49,7 +50,9 @@ def whole_page():
 def only_this_section(monkeypatch, request):
     """The page draws only this section: the others have their own test files (and the whole page
     has ``test_diffusion_page.py``), and this file reads images and tables by their position."""
-    from dashboard.ui import diffusion_forward, diffusion_inpaint, diffusion_live
+    from dashboard.chapters.diffusion import forward as diffusion_forward
+    from dashboard.chapters.diffusion import inpaint as diffusion_inpaint
+    from dashboard.chapters.diffusion import live as diffusion_live
 
     if "whole_page" in request.fixturenames:
         return
@@ -282,7 +285,7 @@ def _parse_tick(text: str) -> float:
 @pytest.mark.parametrize("low, high", [(25.0, 160.0), (5.0, 1000.0), (0.05, 2059.0), (1e-6, 1.0), (0.4, 0.9),
                                        (1e-4, 1e6)])
 def test_log_ticks_label_every_tick_with_its_own_value(low, high):
-    from dashboard.ui.plotting import log_ticks
+    from dashboard.shared.plotting import log_ticks
 
     ticks = log_ticks([low, high])
     shown = [(v, text) for v, text in zip(ticks["tickvals"], ticks["ticktext"]) if low <= v <= high]
@@ -292,7 +295,7 @@ def test_log_ticks_label_every_tick_with_its_own_value(low, high):
 
 
 def test_sampler_figure_has_room_for_the_ddim10_label_and_readable_log_ticks():
-    from dashboard.ui import diffusion_mnist_plots as mnist_plots
+    from dashboard.chapters.diffusion import mnist_plots
 
     card = checkpoints.read_card(ASSETS / "ddpm")
     samplers, floor = card["evaluation"]["samplers"], card["metrics"]["frechet_floor_same_size"]

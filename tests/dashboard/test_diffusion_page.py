@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from dashboard.ui.i18n import translate
+from dashboard.shared.i18n import translate
 
 SECTIONS = ("diffusion_forward", "diffusion_live", "diffusion_mnist", "diffusion_inpaint")
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.ui.controls import DistSpec
+from dashboard.shared.controls import DistSpec
 from engine import divergences as D
 from tests.dashboard.plotly_spec import chart
 
@@ -112,7 +112,7 @@ def test_sweep_controls_rerun_without_error_and_move_the_marker(open_page):
 def test_kl_infinity_note_is_centred_in_the_kl_panel_in_short_lines(open_page, lang):
     """Plotly never wraps an annotation: the note sits in the middle of the KL panel (axes x/y), in
     lines short enough for a panel about 100 px wide (150% zoom; tests/e2e/test_layout.py measures it)."""
-    from dashboard.ui.i18n import translate
+    from dashboard.shared.i18n import translate
 
     sweep = chart(open_page(lang), "sweep_figure")  # the default sweep: two uniforms, KL(P‖Q) = ∞ for θ ≠ 0
     text = translate(lang, "divergences.series.kl_infinite")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from dashboard.ui import live_training as live
-from dashboard.ui.i18n import translate
+from dashboard.shared import live_training as live
+from dashboard.shared.i18n import translate
 from engine.data.points import PointsError, parse_points_csv
 from engine.gan.live import PRESETS
 from tests.dashboard.plotly_spec import chart

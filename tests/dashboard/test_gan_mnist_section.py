@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard.ui.gan_mnist_plots import D_EDGES
-from dashboard.ui.i18n import translate
+from dashboard.chapters.gan.mnist_plots import D_EDGES
+from dashboard.shared.i18n import translate
 from engine import checkpoints
 from engine.gan.mnist import load_film
 from tests.dashboard.plotly_spec import chart, values

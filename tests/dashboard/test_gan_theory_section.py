@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.ui.gan_theory import GeneratorSpec
+from dashboard.chapters.gan.theory import GeneratorSpec
 from engine.gan import exact as G
 from tests.dashboard.plotly_spec import chart, values
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from dashboard.ui.course import CHAPTERS, built_chapters
-from dashboard.ui.i18n import LANGUAGES, catalog, translate
+from dashboard.shared.course import CHAPTERS, built_chapters
+from dashboard.shared.i18n import LANGUAGES, catalog, translate
 
 
 def chapter_cards(at):
@@ -90,7 +90,7 @@ def test_sidebar_shows_device(app_test, lang):
 
 
 def test_course_map_draws_every_chapter_as_built():
-    from dashboard.views.home import course_map_html
+    from dashboard.chapters.home.page import course_map_html
 
     drawn = course_map_html()
     assert drawn.count('class="step ready"') == len(built_chapters())
@@ -122,8 +122,8 @@ def test_home_quotes_the_dcgan_numbers_the_gan_page_shows(app_test, page_app):
 
 
 def test_style_sheet_keeps_korean_words_whole_only_in_korean():
-    """The router's app-wide CSS (dashboard/ui/style.py); tests/e2e/test_layout.py checks its effect."""
-    from dashboard.ui.style import css
+    """The router's app-wide CSS (dashboard/shared/style.py); tests/e2e/test_layout.py checks its effect."""
+    from dashboard.shared.style import css
 
     assert "keep-all" in css("ko") and "keep-all" not in css("en")
     assert all(".katex-display" in css(lang) for lang in LANGUAGES)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.ui import i18n
-from dashboard.ui.course import CHAPTERS
+from dashboard.shared import i18n
+from dashboard.shared.course import CHAPTERS
 
 DASHBOARD = Path(i18n.__file__).resolve().parents[1]
 HANGUL = re.compile(r"[\uac00-\ud7a3]")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.ui.controls import DistSpec
-from dashboard.ui.plotting import clip_path
+from dashboard.shared.controls import DistSpec
+from dashboard.shared.plotting import clip_path
 from engine import likelihood as L
 from tests.dashboard.plotly_spec import chart, values
 

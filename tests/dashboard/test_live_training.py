@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from dashboard.ui import live_training as live
-from dashboard.ui.i18n import translate
+from dashboard.shared import live_training as live
+from dashboard.shared.i18n import translate
 from engine.mle import MLEConfig, MLETrainer
 from engine.training import StopReason
 

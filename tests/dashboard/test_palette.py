@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dashboard.ui.plotting import CLASS_COLORS
+from dashboard.shared.plotting import CLASS_COLORS
 
 SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                         [0.2126729, 0.7151522, 0.0721750],
@@ -86,7 +86,7 @@ def test_the_metric_catches_the_old_palette():
 
 
 def test_latent_map_colours_digits_by_the_palette():
-    from dashboard.ui.vae_plots import codes_figure
+    from dashboard.chapters.vae.plots import codes_figure
 
     classes = np.arange(20) % 10
     fig = codes_figure(np.random.default_rng(0).normal(size=(20, 2)), classes, labels={"prior": "prior"})

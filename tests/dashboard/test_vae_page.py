@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from dashboard.ui.i18n import catalog, translate
+from dashboard.shared.i18n import catalog, translate
 from engine.vae.exact import PRESETS, ToyLVM
 from tests.dashboard.plotly_spec import chart, values
 
@@ -173,7 +173,7 @@ def test_the_iwae_k_axis_labels_each_tick_with_its_value():
     """Plotly's own log ticks read "1 2 5 10 2 5 100 2 5 1000"; the K axis names every tick in full."""
     import numpy as np
 
-    from dashboard.ui.vae_plots import iwae_figure
+    from dashboard.chapters.vae.plots import iwae_figure
     from tests.dashboard.test_diffusion_mnist_section import _parse_tick
 
     ks = np.array([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])

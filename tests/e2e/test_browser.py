@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.ui.course import built_chapters
-from dashboard.ui.i18n import LANGUAGES, catalog, translate
+from dashboard.shared.course import built_chapters
+from dashboard.shared.i18n import LANGUAGES, catalog, translate
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.ui.i18n import LANGUAGES, translate
+from dashboard.shared.i18n import LANGUAGES, translate
 from tests.e2e.test_browser import PAGES, SCREENSHOTS, full_page_screenshot, wait_for_heading
 
 pytestmark = pytest.mark.e2e

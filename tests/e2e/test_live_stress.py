@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from dashboard.ui.i18n import translate
+from dashboard.shared.i18n import translate
 from tests.e2e.test_browser import LOAD_TIMEOUT_MS, SCREENSHOTS, assert_no_errors, wait_for_heading
 
 pytestmark = pytest.mark.e2e

@@ -26,7 +26,7 @@ from engine.vae.live import (
 )
 
 EXACT = 1e-12  # float64 rounding of sums of numbers of order 1-10 (see the module docstring)
-PAGE_DATA = toy2d.sample("moons", 512, 0)  # dashboard/views/vae.py: live_data("moons"), the default data set
+PAGE_DATA = toy2d.sample("moons", 512, 0)  # dashboard/chapters/vae/page.py: live_data("moons"), the default data set
 CHECK_EVERY = 10  # the page's smaller step button
 MAX_STEPS = 1500  # generous: the measured collapse comes at step ~400 (engine/vae/live.py)
 

@@ -1,0 +1,362 @@
+"""Diffusion page, section 4: the shipped U-Net DDPM on MNIST.
+
+Generate a grid of digits with DDPM (1000 steps) or DDIM (10-100 steps, eta), with its wall time and
+the classifier's class histogram; scrub through the kept steps with x_t and x̂_0 side by side; every
+term of one reverse step on one digit; the model card's DDPM-vs-DDIM table and training record.
+
+A missing or corrupt checkpoint is an error box (``dashboard.shared.models.pretrained``) and the section
+stops there; a missing classifier hides only the class histogram; missing MNIST data only the
+held-out source of the one-step view. A generation is stored in ``st.session_state`` with all its
+frames, so scrubbing and the one-step view never re-run the sampler.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from dashboard.chapters.diffusion import mnist_plots as plots
+from dashboard.shared.i18n import current_language, labeler, t, texts
+from dashboard.shared.images import tile
+from dashboard.shared.mnist import class_figure, data_text, heldout
+from dashboard.shared.models import pretrained
+from engine import diffusion as dm
+from engine.diffusion.mnist import CLIP, DDIM_STEPS, to_network
+from engine.mnist import metrics
+
+SAMPLERS = ("ddim", "ddpm")
+GRID_SIZES = (4, 9, 16, 25, 36)
+DEFAULT = {"sampler": "ddim", "n": 16, "steps": 50, "eta": 0.0, "seed": 0}  # < 3 s on 2 cores (issue 7)
+DDPM_KEEP_EVERY = 20  # DDPM keeps x_t and x̂_0 every 20 of its 1000 steps: 51 frames to scrub
+RESULT = "diffusion_mnist_result"  # session_state: the last generation with its frames
+MAX_SHARED = 24  # generations kept for every session (a 16-digit DDIM-50 run with frames is about 1.3 MB)
+SERIES = ("step", "rms", "x_t", "x0_hat", "calls", "frechet", "floor", "model", "train_step", "loss", "digit",
+          "percent", "generated", "uniform")  # labels: diffusion_mnist.series.*
+
+
+def series_labels(lang: str) -> dict:
+    return texts(lang, "diffusion_mnist.series", SERIES)
+
+
+def as_bytes(images: torch.Tensor) -> np.ndarray:
+    """[0, 1] images (n, 1, 28, 28) -> uint8 (n, 28, 28): 16x less session memory, enough for display."""
+    return (images.reshape(-1, 28, 28).numpy() * 255.0).round().astype(np.uint8)
+
+
+def generate(model, sampler: str, n: int, steps: int, eta: float, seed: int, progress=None) -> dict:
+    """One generation with its frames and wall time (the sampling only), as plain arrays."""
+    start = time.perf_counter()
+    if sampler == "ddpm":
+        keep = lambda s: s % DDPM_KEEP_EVERY == 0 or s == model.schedule.T  # noqa: E731
+        images, frames = model.sample_ddpm(n, seed, keep=keep, progress=progress)
+        calls = model.schedule.T
+    else:
+        images, frames = model.sample_ddim_frames(n, steps, eta, seed, progress)
+        calls = steps
+    seconds = time.perf_counter() - start
+    order = sorted(frames, reverse=True)  # T ... 0: noise to digits
+    return {"sampler": sampler, "n": n, "steps": steps, "eta": eta, "seed": seed, "calls": calls,
+            "seconds": seconds, "images": images.reshape(n, 28, 28).numpy().astype(np.float32),
+            "frame_steps": order, "x_t": np.stack([as_bytes(frames[s][0]) for s in order]),
+            "x0_hat": np.stack([as_bytes(frames[s][1]) for s in order])}
+
+
+def progress_callback(bar, total: int, text: str):
+    """``progress(done)`` for the samplers: moves ``bar`` about 50 times in all (each move is a message)."""
+    every = max(1, total // 50)
+
+    def update(done: int) -> None:
+        if done % every == 0 or done == total:
+            bar.progress(min(done / total, 1.0), text=text)
+
+    return update
+
+
+def show(images: np.ndarray, cols: int, caption: str) -> None:
+    """Digits (N, 28, 28) in [0, 1] as one tiled PNG (JPEG blurs 28-pixel strokes)."""
+    st.image(tile(images, cols), clamp=True, width="stretch", output_format="PNG", caption=caption)
+
+
+# ---------------------------------------------------------------- the grid
+def settings(model) -> dict:
+    left, middle, right = st.columns([1.2, 1, 1])
+    sampler = left.radio(t("diffusion_mnist.generate.sampler"), SAMPLERS, horizontal=True,
+                         format_func=labeler("diffusion_mnist.generate.samplers"), key="diffusion_mnist_sampler")
+    steps, eta = DEFAULT["steps"], DEFAULT["eta"]
+    if sampler == "ddim":
+        options = [s for s in DDIM_STEPS if s <= model.schedule.T]
+        steps = middle.select_slider(t("diffusion_mnist.generate.steps"), options,
+                                     value=DEFAULT["steps"] if DEFAULT["steps"] in options else options[0],
+                                     key="diffusion_mnist_steps")
+        eta = right.slider(t("diffusion_mnist.generate.eta"), 0.0, 1.0, DEFAULT["eta"], 0.1,
+                           help=t("diffusion_mnist.generate.eta_help"), key="diffusion_mnist_eta")
+    else:
+        middle.caption(t("diffusion_mnist.generate.ddpm_note", steps=model.schedule.T))
+    left, middle, right = st.columns([1.2, 1, 1], vertical_alignment="bottom")
+    n = left.select_slider(t("diffusion_mnist.generate.n"), GRID_SIZES, value=DEFAULT["n"], key="diffusion_mnist_n")
+    seed = middle.number_input(t("diffusion_mnist.generate.seed"), 0, 1_000_000, DEFAULT["seed"],
+                               key="diffusion_mnist_seed")
+    pressed = right.button(t("diffusion_mnist.generate.button"), icon=":material/play_arrow:", type="primary",
+                           key="diffusion_mnist_generate")
+    return {"sampler": sampler, "n": int(n), "steps": int(steps), "eta": float(eta), "seed": int(seed),
+            "pressed": pressed}
+
+
+def classify_grid(images: np.ndarray) -> dict | None:
+    """The shipped classifier's labels of the grid (None after an error box if it is missing)."""
+    loaded = pretrained("classifier")
+    if loaded is None:
+        return None
+    _, probs = metrics.classify(loaded[0], images.reshape(-1, 1, 28, 28))
+    fractions = metrics.class_histogram(probs.argmax(1))
+    return {"fractions": fractions, "entropy": metrics.class_entropy(fractions),
+            "covered": int((fractions > 0).sum()), "confidence": metrics.mean_confidence(probs)}
+
+
+@st.cache_resource(show_spinner=False)
+def shared_runs() -> dict:
+    """Generations by (weights sha256, sampler, n, steps, eta, seed), shared read-only by every session.
+
+    Sampling is deterministic given the seed, so a grid another visitor already made (the default
+    one, above all) is reused instead of recomputed; the oldest entries go first beyond MAX_SHARED.
+    """
+    return {}
+
+
+def run_or_reuse(model, card: dict, wanted: dict) -> dict:
+    """The generation asked for: from ``shared_runs`` or sampled now under a progress bar."""
+    if wanted["sampler"] == "ddpm":  # DDPM has no steps or eta to choose: one cache entry per seed and size
+        wanted = {**wanted, "steps": model.schedule.T, "eta": 0.0}
+    key = (card["sha256"], *(wanted[k] for k in ("sampler", "n", "steps", "eta", "seed")))
+    runs = shared_runs()
+    if key in runs:
+        return {**runs[key], "reused": True}
+    calls = model.schedule.T if wanted["sampler"] == "ddpm" else wanted["steps"]
+    text = t("diffusion_mnist.generate.progress", n=wanted["n"], calls=calls)
+    bar = st.progress(0.0, text=text)
+    result = {**generate(model, **wanted, progress=progress_callback(bar, calls, text)), "sha256": card["sha256"]}
+    bar.empty()
+    runs[key] = result
+    while len(runs) > MAX_SHARED:
+        runs.pop(next(iter(runs)), None)  # None: another session may have dropped it first
+    return {**result, "reused": False}
+
+
+def generate_part(model, card: dict, labels: dict) -> dict:
+    st.subheader(t("diffusion_mnist.generate.title"), anchor=False)
+    st.markdown(t("diffusion_mnist.generate.body"))
+    wanted = settings(model)
+    result = st.session_state.get(RESULT)
+    if wanted.pop("pressed") or result is None or result.get("sha256") != card["sha256"]:
+        result = run_or_reuse(model, card, wanted)
+        result["classes"] = classify_grid(result["images"])  # per session: the classifier may come and go
+        st.session_state[RESULT] = result
+    elif differs(result, wanted):
+        st.caption(t("diffusion_mnist.generate.stale"))
+    grid_col, class_col = st.columns([1, 1.1])
+    name = sampler_label(result["sampler"], result["calls"])
+    with grid_col:
+        show(result["images"], math.ceil(math.sqrt(result["n"])),
+             t(f"diffusion_mnist.generate.caption_{result['sampler']}", n=result["n"], sampler=name, eta=result["eta"],
+               seed=result["seed"], seconds=result["seconds"], per_digit=1000 * result["seconds"] / result["n"])
+             + (t("diffusion_mnist.generate.reused") if result["reused"] else ""))
+    classes = result.get("classes")
+    with class_col:
+        if classes is not None:
+            st.plotly_chart(class_figure(classes["fractions"], labels=labels), key="diffusion_mnist_classes")
+            n = result["n"]
+            st.caption(t("diffusion_mnist.generate.class_caption", n=n, covered=classes["covered"],
+                         expected=10 * (1 - 0.9**n), entropy=classes["entropy"], max=math.log(10),
+                         confidence=classes["confidence"], n_eval=card.get("evaluation", {}).get("n_samples", "?")))
+    return result
+
+
+def differs(result: dict, wanted: dict) -> bool:
+    """Whether the widgets now ask for another grid than the one shown (DDPM ignores steps and eta)."""
+    keys = ("sampler", "n", "seed") + (("steps", "eta") if wanted["sampler"] == "ddim" else ())
+    return any(result[k] != wanted[k] for k in keys)
+
+
+def sampler_label(sampler: str, calls: int) -> str:
+    return t(f"diffusion_mnist.generate.label_{sampler}", steps=calls)
+
+
+# ---------------------------------------------------------------- scrubbing
+def rms_to_final(frames: np.ndarray) -> np.ndarray:
+    """Root-mean-square pixel distance (in [0, 1] units) of each frame (F, n, 28, 28) to the last one."""
+    x = frames.astype(np.float64) / 255.0
+    return np.sqrt(((x - x[-1]) ** 2).mean(axis=(1, 2, 3)))
+
+
+def scrub_part(result: dict, labels: dict) -> None:
+    st.subheader(t("diffusion_mnist.scrub.title"), anchor=False)
+    st.markdown(t("diffusion_mnist.scrub.body"))
+    steps = [int(s) for s in result["frame_steps"]]
+    middle = min(steps, key=lambda s: abs(s - steps[0] // 2))
+    if st.session_state.get("diffusion_mnist_frame") not in steps:  # a new generation keeps other steps
+        st.session_state["diffusion_mnist_frame"] = middle
+    step = st.select_slider(t("diffusion_mnist.scrub.frame"), options=steps, key="diffusion_mnist_frame")
+    i = steps.index(step)
+    cols = math.ceil(math.sqrt(result["n"]))
+    left, right = st.columns(2)
+    with left:
+        show(result["x_t"][i] / 255.0, cols, t("diffusion_mnist.scrub.xt_caption", t=step))
+    with right:
+        show(result["x0_hat"][i] / 255.0, cols, t("diffusion_mnist.scrub.x0_caption", t=step))
+    st.plotly_chart(plots.settling_figure(steps, rms_to_final(result["x0_hat"]), rms_to_final(result["x_t"]), step,
+                                          labels=labels), key="diffusion_mnist_settling")
+    st.caption(t("diffusion_mnist.scrub.settling_caption", frames=len(steps)))
+
+
+# ---------------------------------------------------------------- one reverse step
+def noised(model, image01: np.ndarray, step: int, seed: int) -> torch.Tensor:
+    """x_t ~ q(x_t | x_0) in the network's scale (1, 1, 28, 28) for one digit (28, 28) in [0, 1]."""
+    x0 = to_network(torch.as_tensor(np.asarray(image01, dtype=np.float32)).reshape(1, 1, 28, 28))
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(int(seed)))
+    return dm.q_sample(model.schedule, x0, torch.tensor([step]), noise)
+
+
+def pick_digit(result: dict) -> tuple[np.ndarray, str]:
+    left, middle = st.columns(2)
+    held = heldout()
+    held = None if held is None else held.images
+    source = left.radio(t("diffusion_mnist.step.source"), ("grid", "heldout"), horizontal=True,
+                        format_func=labeler("diffusion_mnist.step.sources"), key="diffusion_mnist_source")
+    if source == "heldout" and held is None:
+        st.warning(t("diffusion_mnist.step.no_data"), icon=":material/dataset:")
+        source = "grid"
+    count = result["n"] if source == "grid" else len(held)
+    index = int(middle.number_input(t("diffusion_mnist.step.index", last=count - 1), 0, count - 1, 0,
+                                    key=f"diffusion_mnist_index_{source}"))
+    image = result["images"][index] if source == "grid" else held[index] / 255.0
+    return image, t(f"diffusion_mnist.step.from_{source}", index=index)
+
+
+def step_part(model, result: dict) -> None:
+    st.subheader(t("diffusion_mnist.step.title"), anchor=False)
+    st.markdown(t("diffusion_mnist.step.body"))
+    image, origin = pick_digit(result)
+    left, right = st.columns([2, 1])
+    T = model.schedule.T
+    step = int(left.slider(t("diffusion_mnist.step.t"), 1, T, min(300, T), key="diffusion_mnist_t"))
+    seed = int(right.number_input(t("diffusion_mnist.step.seed"), 0, 1_000_000, 0, key="diffusion_mnist_step_seed"))
+    s = model.reverse_step(noised(model, image, step, seed), step, seed + 1)  # z independent of x_t's noise
+    term = {k: getattr(s, k)[0, 0].cpu().numpy() for k in ("x_t", "eps", "x0_hat", "mean", "z", "x_prev")}
+    noise = s.sigma * term["z"]
+    panels = [(t("diffusion_mnist.step.panel_xt", t=step), term["x_t"], False),
+              (t("diffusion_mnist.step.panel_eps", r=plots.signed_range(term["eps"])), term["eps"], True),
+              (t("diffusion_mnist.step.panel_x0"), term["x0_hat"], False),
+              (t("diffusion_mnist.step.panel_mean", t=step), term["mean"], False),
+              (t("diffusion_mnist.step.panel_noise", t=step, r=plots.signed_range(noise)), noise, True),
+              (t("diffusion_mnist.step.panel_prev", t=step - 1), term["x_prev"], False)]
+    st.plotly_chart(plots.step_figure(panels), key="diffusion_mnist_step")
+    st.caption(t("diffusion_mnist.step.scale_caption", origin=origin, t=step, seed=seed))
+    sch = model.schedule
+    a, b = math.sqrt(1 - sch.alpha_bar[step]), math.sqrt(sch.alpha_bar[step])
+    for line in plots.step_equations(step, a, b, float(sch.posterior_mean_coef1[step]),
+                                     float(sch.posterior_mean_coef2[step]), s.sigma):
+        st.latex(line)
+    row, col = 14, 14  # the centre pixel: usually on the stroke
+    st.latex(plots.pixel_equation(step, row, col, float(term["mean"][row, col]), s.sigma, float(term["z"][row, col]),
+                                  float(term["x_prev"][row, col])))
+    raw = dm.predict_x0(sch, s.x_t, torch.tensor([step]), s.eps)
+    clipped = float(((raw < CLIP[0]) | (raw > CLIP[1])).double().mean())
+    st.caption(t("diffusion_mnist.step.ho_form", inv_sqrt_alpha=1 / math.sqrt(sch.alphas[step]),
+                 eps_coef=sch.betas[step] / a, clipped=100 * clipped, sigma=s.sigma))
+
+
+# ---------------------------------------------------------------- DDPM against DDIM, the model card
+def sampler_rows(card: dict) -> list[dict]:
+    """The card's samplers in order DDPM, DDIM-10 ... DDIM-100 (those present), with their network calls."""
+    table = card.get("evaluation", {}).get("samplers", {})
+    T = card.get("config", {}).get("steps", 1000)
+    rows = []
+    for name in ["ddpm"] + [f"ddim{s}" for s in DDIM_STEPS]:
+        if name in table and isinstance(table[name], dict) and "frechet" in table[name]:
+            calls = T if name == "ddpm" else int(name[4:])
+            rows.append({"key": name, "name": sampler_label("ddpm" if name == "ddpm" else "ddim", calls),
+                         "calls": calls, **table[name]})
+    return rows
+
+
+def samplers_part(card: dict, labels: dict) -> None:
+    st.subheader(t("diffusion_mnist.samplers.title"), anchor=False)
+    st.markdown(t("diffusion_mnist.samplers.body"))
+    st.latex(t("diffusion_mnist.samplers.ddim_equation"))
+    rows = sampler_rows(card)
+    floor = card.get("metrics", {}).get("frechet_floor_same_size")
+    n = card.get("evaluation", {}).get("n_samples", "?")
+    if not rows:
+        st.info(t("diffusion_mnist.samplers.none"), icon=":material/info:")
+        return
+    c = {key: t(f"diffusion_mnist.samplers.columns.{key}") for key in
+         ("sampler", "calls", "frechet", "floor", "ratio", "entropy", "covered", "confidence", "ms")}
+    frame = pd.DataFrame([{c["sampler"]: r["name"], c["calls"]: r["calls"], c["frechet"]: r["frechet"],
+                           c["floor"]: floor, c["ratio"]: r["frechet"] / floor if floor else None,
+                           c["entropy"]: r.get("class_entropy"), c["covered"]: r.get("classes_covered"),
+                           c["confidence"]: r.get("mean_confidence"),
+                           c["ms"]: 1000 * r["seconds_per_digit"] if "seconds_per_digit" in r else None}
+                          for r in rows])
+    st.dataframe(frame, hide_index=True, key="diffusion_mnist_table",
+                 column_config={c["frechet"]: st.column_config.NumberColumn(format="%.1f"),
+                                c["floor"]: st.column_config.NumberColumn(format="%.1f"),
+                                c["ratio"]: st.column_config.NumberColumn(format="%.2f"),
+                                c["entropy"]: st.column_config.NumberColumn(format="%.3f"),
+                                c["confidence"]: st.column_config.NumberColumn(format="%.3f"),
+                                c["ms"]: st.column_config.NumberColumn(format="%.1f")})
+    st.caption(t("diffusion_mnist.samplers.caption", n=n, max=math.log(10)))
+    missing = [s for s in ["ddpm"] + [f"ddim{s}" for s in DDIM_STEPS] if s not in {r["key"] for r in rows}]
+    if missing:
+        st.info(t("diffusion_mnist.samplers.partial", missing=", ".join(missing), rebuild=card.get("rebuild", "")),
+                icon=":material/info:")
+    st.plotly_chart(plots.sampler_figure(rows, floor, labels=labels), key="diffusion_mnist_samplers")
+
+
+def number(value, fmt: str = ".1f") -> str:
+    return format(value, fmt) if isinstance(value, int | float) else "—"
+
+
+def card_part(card: dict, labels: dict) -> None:
+    with st.expander(t("diffusion_mnist.card.title"), icon=":material/description:"):
+        m, training, config = card.get("metrics", {}), card.get("training", {}), card.get("config", {})
+        entries = [("ddpm", number(m.get("ddpm_frechet"))), ("ddim50", number(m.get("ddim50_frechet"))),
+                   ("floor", number(m.get("frechet_floor_same_size")))]
+        for column, (key, value) in zip(st.columns(len(entries)), entries):
+            column.metric(t(f"diffusion_mnist.card.{key}"), value, help=t("diffusion_mnist.card.frechet_help",
+                          n=card.get("evaluation", {}).get("n_samples", "?")), border=True)
+        st.markdown(t("diffusion_mnist.card.architecture", channels=", ".join(map(str, config.get("channels", []))),
+                      embedding=config.get("embedding", "?"), T=config.get("steps", "?"),
+                      schedule=config.get("schedule", "?"), parameters=card.get("parameters", 0)))
+        st.markdown(t("diffusion_mnist.card.training", steps=training.get("steps", 0),
+                      epochs=training.get("epochs", 0.0), seconds=training.get("wall_time_s", 0.0),
+                      device=card.get("device", {}).get("kind", "?"), threads=training.get("threads", "?"),
+                      batch=config.get("batch_size", "?"), lr=config.get("lr", "?"), warmup=config.get("warmup", "?"),
+                      ema=config.get("ema", "?")))
+        if "data" in card:
+            st.markdown(t("diffusion_mnist.card.data", data=data_text(card["data"])))
+        curve = training.get("loss_curve") or []
+        if curve:
+            st.plotly_chart(plots.loss_figure(curve, labels=labels), key="diffusion_mnist_loss")
+            st.caption(t("diffusion_mnist.card.loss_caption"))
+        st.caption(t("diffusion_mnist.card.rebuild"))
+        st.code(card.get("rebuild", "python -m engine.train ddpm"), language="bash")
+
+
+def section() -> None:
+    st.header(t("diffusion_mnist.title"), anchor=False)
+    st.markdown(t("diffusion_mnist.intro"))
+    loaded = pretrained("ddpm")
+    if loaded is None:
+        return
+    model, card = loaded
+    labels = series_labels(current_language())
+    result = generate_part(model, card, labels)
+    scrub_part(result, labels)
+    step_part(model, result)
+    samplers_part(card, labels)
+    card_part(card, labels)

@@ -1,0 +1,1 @@
+"""Chapter 2, divergences: the page and its figures."""

@@ -1,0 +1,1 @@
+"""The course map (the home page)."""

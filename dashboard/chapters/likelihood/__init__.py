@@ -1,0 +1,1 @@
+"""Chapter 1, maximum likelihood: the page and its figures."""

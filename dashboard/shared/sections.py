@@ -1,0 +1,42 @@
+"""Page sections as fragments: a widget inside a section reruns that section alone, not the page.
+
+    @section
+    def toy_section() -> None: ...
+
+Streamlit reruns the whole page script after a widget change unless the widget sits inside a
+fragment; then only that fragment runs again (the diffusion page's four sections took 144 ms
+together after one slider moved). A section takes as arguments only what the page's own top controls
+decide (Streamlit keeps them for the section's later reruns); a control whose value several
+sections read stays outside every section, so changing it reruns the page.
+
+``GENMODELS_TIMING=1`` (read once at start-up) makes every run of a section print its server-side
+time to stderr: ``section <module>.<name> <ms> ms``. ``benchmarks/bench_sections.py`` reads those lines.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable
+
+import streamlit as st
+
+TIMING = os.environ.get("GENMODELS_TIMING", "") == "1"
+
+
+def section(fn: Callable) -> Callable:
+    """``fn`` as a fragment (and, with ``GENMODELS_TIMING=1``, timed)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if TIMING:
+                ms = 1000.0 * (time.perf_counter() - start)
+                print(f"section {fn.__module__}.{fn.__qualname__} {ms:.1f} ms", file=sys.stderr, flush=True)
+
+    return st.fragment(run)

@@ -1,1 +1,0 @@
-"""Widgets, figure builders and translations shared by the pages."""
