@@ -100,3 +100,39 @@ def test_no_chapter_imports_another_and_shared_imports_no_chapter():
             if module.startswith("dashboard.chapters.") and target.startswith("dashboard.chapters."):
                 own, other = module.split(".")[2], target.split(".")[2]
                 assert own == other, f"{module} imports another chapter: {target}"
+
+
+WIDGETS = {"slider", "select_slider", "number_input", "selectbox", "radio", "toggle", "checkbox",
+           "segmented_control", "pills", "button", "text_input", "file_uploader", "multiselect"}
+# Page-level controls that every section below reads: changing them must rerun the whole page.
+PAGE_CONTROLS = {"dashboard.chapters.likelihood.page.data_and_model"}
+
+
+def _attrs(fn: ast.FunctionDef) -> set[str]:
+    return {c.func.attr for c in ast.walk(fn) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)}
+
+
+def _has_widgets(fn: ast.FunctionDef, functions: dict, seen: tuple = ()) -> bool:
+    """``fn`` draws a widget, itself or through a function of its module it calls."""
+    if _attrs(fn) & WIDGETS:
+        return True
+    called = {c.func.id for c in ast.walk(fn) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+    return any(_has_widgets(functions[c], functions, (*seen, fn.name)) for c in called
+               if c in functions and c not in seen and c != fn.name)
+
+
+def test_every_section_with_its_own_widgets_is_a_fragment():
+    """A section (a function drawing a header) whose widgets only it reads (its own, or those of the
+    module's functions it calls) is a fragment (``@section``), so moving one of its sliders reruns
+    that section, not the page."""
+    missing = []
+    for name, path in modules().items():
+        if not name.startswith("dashboard.chapters."):
+            continue
+        functions = {fn.name: fn for fn in ast.parse(path.read_text()).body if isinstance(fn, ast.FunctionDef)}
+        for fn in functions.values():
+            decorators = {d.id for d in fn.decorator_list if isinstance(d, ast.Name)}
+            if "header" in _attrs(fn) and _has_widgets(fn, functions) and "section" not in decorators \
+                    and f"{name}.{fn.name}" not in PAGE_CONTROLS:
+                missing.append(f"{name}.{fn.name}")
+    assert not missing, f"sections with their own widgets that are not fragments: {missing}"

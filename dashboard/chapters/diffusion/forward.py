@@ -25,6 +25,7 @@ from dashboard.chapters.diffusion import forward_plots as plots
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
 from dashboard.shared.mnist import HeldOut, heldout
+from dashboard.shared.sections import section
 from engine import diffusion as dm
 from engine import toy2d
 
@@ -93,7 +94,7 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray, float] | None:
 def _mnist_digits(data: HeldOut) -> tuple[np.ndarray, np.ndarray, float]:
     from engine.diffusion.mnist import to_network
 
-    images = to_network(torch.as_tensor(data.images)).double().numpy()
+    images = to_network(torch.tensor(data.images)).double().numpy()  # a copy: the shared array is read-only
     return images, data.labels, float(np.mean(images**2))
 
 
@@ -228,6 +229,7 @@ def far_from_gaussian(sched: dm.Schedule, name: str, seed: int, mnist_second: fl
 
 
 @st.fragment
+@section
 def section() -> None:
     st.header(t("diffusion_forward.title"), anchor=False)
     st.markdown(t("diffusion_forward.intro"))

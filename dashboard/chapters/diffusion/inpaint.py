@@ -23,6 +23,7 @@ from dashboard.shared.i18n import labeler, t
 from dashboard.shared.images import tile
 from dashboard.shared.mnist import heldout
 from dashboard.shared.models import mnist_status, pretrained
+from dashboard.shared.sections import section
 from engine.diffusion import inpainting
 from engine.mnist.metrics import classify
 
@@ -154,6 +155,7 @@ def smoke_note(card: dict) -> None:
         st.info(t("diffusion_inpaint.smoke", steps=done, planned=planned), icon=":material/science:")
 
 
+@section
 def section() -> None:
     st.header(t("diffusion_inpaint.title"), anchor=False)
     st.markdown(t("diffusion_inpaint.intro"))

@@ -23,6 +23,7 @@ from dashboard.chapters.diffusion import step2d as diffusion_step2d
 from dashboard.shared import live_training as live
 from dashboard.shared import points_upload
 from dashboard.shared.i18n import current_language, labeler, t, texts
+from dashboard.shared.sections import section
 from engine import toy2d
 from engine.data.points import parse_points_csv, standardize
 from engine.diffusion import SCHEDULES
@@ -208,6 +209,7 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
                          top=float(np.linalg.norm(score, axis=1).max())))
 
 
+@section
 def section() -> None:
     st.header(t("diffusion_live.title"), anchor=False)
     st.markdown(t("diffusion_live.intro"))

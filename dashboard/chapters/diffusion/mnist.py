@@ -25,6 +25,7 @@ from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
 from dashboard.shared.mnist import class_figure, data_text, heldout
 from dashboard.shared.models import pretrained
+from dashboard.shared.sections import section
 from engine import diffusion as dm
 from engine.diffusion.mnist import CLIP, DDIM_STEPS, to_network
 from engine.mnist import metrics
@@ -347,6 +348,7 @@ def card_part(card: dict, labels: dict) -> None:
         st.code(card.get("rebuild", "python -m engine.train ddpm"), language="bash")
 
 
+@section
 def section() -> None:
     st.header(t("diffusion_mnist.title"), anchor=False)
     st.markdown(t("diffusion_mnist.intro"))

@@ -21,6 +21,7 @@ import streamlit as st
 
 from dashboard.chapters.diffusion import live_plots as plots
 from dashboard.shared.i18n import current_language, labeler, t, translate
+from dashboard.shared.sections import section
 
 KEY = "diffusion_live_step"
 PREDICTOR_KEY = "diffusion_live_predictor"  # the switch; it drives the film and field above as well
@@ -134,6 +135,7 @@ def pick_clicked() -> None:
         st.session_state[f"{KEY}_particle"] = int(chosen[0]["point_index"])
 
 
+@section
 def section(trainer, film) -> None:
     """``trainer``: the live ``Diffusion2DTrainer``; ``film``: its ``ReverseFilm`` (every step kept), whose
     predictor (the network or the exact one) this step uses too."""

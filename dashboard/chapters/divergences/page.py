@@ -14,6 +14,7 @@ from dashboard.chapters.divergences import plots
 from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts, translate
 from dashboard.shared.plotting import COLORS, format_value, plot_grid
+from dashboard.shared.sections import section
 from engine import divergences as D
 from engine import projections, toy2d, transport
 from engine.distributions import Normal, Uniform, two_normal_mixture
@@ -97,6 +98,7 @@ def sweep_figures(shape: str, width: float, theta: float, lang: str):
 
 
 @st.fragment
+@section
 def move_q_away() -> None:
     st.header(t("divergences.sweep.title"), anchor=False)
     st.markdown(t("divergences.sweep.intro"))
@@ -130,6 +132,7 @@ def point_cloud_view(source: str, target: str, n: int, order: int, seed: int, la
 
 
 @st.fragment
+@section
 def two_d_examples() -> None:
     st.header(t("divergences.two_d.title"), anchor=False)
     lines_tab, clouds_tab = st.tabs([t("divergences.two_d.lines_tab"), t("divergences.two_d.clouds_tab")])
@@ -190,6 +193,7 @@ def mode_view(separation: float, weight: float, std: float, init_mean: float, la
 
 
 @st.fragment
+@section
 def mode_covering_vs_seeking() -> None:
     st.header(t("divergences.modes.title"), anchor=False)
     st.markdown(t("divergences.modes.intro"))
@@ -213,6 +217,29 @@ def mode_covering_vs_seeking() -> None:
         st.plotly_chart(landscape, key="modes_landscape")
 
 
+@section
+def comparison() -> None:
+    """P and Q, chosen by the student: every divergence between them, where it comes from, and W."""
+    col_p, col_q = st.columns(2)
+    with col_p:
+        st.subheader(t("divergences.p_heading"), anchor=False)
+        p_spec = distribution_controls("p", DEFAULT_P)
+    with col_q:
+        st.subheader(t("divergences.q_heading"), anchor=False)
+        q_spec = distribution_controls("q", DEFAULT_Q)
+
+    p, q = p_spec.build(), q_spec.build()
+    report = D.divergence_report(p, q)
+    labels = series_labels(current_language())
+    metric_row(report)
+
+    x = plot_grid(p, q)
+    curves = D.integrands(p, q, x)
+    st.plotly_chart(plots.densities_figure(x, curves.p, curves.q, curves.m, labels=labels), key="densities")
+    where_it_comes_from(x, curves, labels)
+    wasserstein_views(x, p, q, curves, labels)
+
+
 def model_map() -> None:
     st.header(t("divergences.models.title"), anchor=False)
     for key in ("kl", "js", "w"):
@@ -228,24 +255,7 @@ def model_map() -> None:
 st.title(t("divergences.title"), anchor=False)
 st.markdown(t("divergences.intro"))
 
-col_p, col_q = st.columns(2)
-with col_p:
-    st.subheader(t("divergences.p_heading"), anchor=False)
-    p_spec = distribution_controls("p", DEFAULT_P)
-with col_q:
-    st.subheader(t("divergences.q_heading"), anchor=False)
-    q_spec = distribution_controls("q", DEFAULT_Q)
-
-p, q = p_spec.build(), q_spec.build()
-report = D.divergence_report(p, q)
-labels = series_labels(current_language())
-metric_row(report)
-
-x = plot_grid(p, q)
-curves = D.integrands(p, q, x)
-st.plotly_chart(plots.densities_figure(x, curves.p, curves.q, curves.m, labels=labels), key="densities")
-where_it_comes_from(x, curves, labels)
-wasserstein_views(x, p, q, curves, labels)
+comparison()
 model_map()
 move_q_away()
 two_d_examples()

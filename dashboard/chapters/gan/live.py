@@ -22,6 +22,7 @@ from dashboard.chapters.gan import live_plots as plots
 from dashboard.shared import live_training as live
 from dashboard.shared import points_upload
 from dashboard.shared.i18n import current_language, labeler, t, texts
+from dashboard.shared.sections import section
 from engine.data.points import parse_points_csv, standardize
 from engine.gan import LOSSES
 from engine.gan.live import (
@@ -295,6 +296,7 @@ def apply_settings(trainer: GAN2DTrainer, settings: GANSettings) -> None:
         trainer.update(settings)  # live: no restart, the optimisers keep their state
 
 
+@section
 def section() -> None:
     st.header(t("gan_live.title"), anchor=False)
     st.markdown(t("gan_live.intro"))

@@ -19,6 +19,7 @@ from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
 from dashboard.shared.mnist import class_figure, data_text
 from dashboard.shared.models import pretrained
+from dashboard.shared.sections import section
 from engine import checkpoints
 from engine.checkpoints import CheckpointError
 from engine.gan import mnist as gan_mnist
@@ -141,6 +142,7 @@ def card_part(card: dict) -> None:
     st.code(card["rebuild"], language="bash")
 
 
+@section
 def section() -> None:
     st.header(t("gan_mnist.title"), anchor=False)
     st.markdown(t("gan_mnist.intro"))

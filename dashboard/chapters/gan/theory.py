@@ -19,6 +19,7 @@ import streamlit as st
 from dashboard.chapters.gan import theory_plots as plots
 from dashboard.shared.i18n import current_language, labeler, t, texts, translate
 from dashboard.shared.plotting import plot_grid
+from dashboard.shared.sections import section
 from engine.distributions import Mixture, Normal
 from engine.gan import exact as G
 
@@ -170,6 +171,7 @@ def learned_report(data: str, spec: GeneratorSpec, trained: tuple, game: G.GameA
 
 
 @st.fragment
+@section
 def section() -> None:
     st.header(t("gan_theory.title"), anchor=False)
     st.markdown(t("gan_theory.intro"))

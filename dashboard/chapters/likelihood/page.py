@@ -13,6 +13,7 @@ from dashboard.shared import live_training as live
 from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.plotting import format_value, plot_grid, power_label, surface_with_path
+from dashboard.shared.sections import section
 from engine import likelihood as L
 from engine import toy2d
 from engine.mle import MLEConfig, MLETrainer, excursion, loglik_surface
@@ -129,6 +130,7 @@ def monte_carlo(spec: DistSpec, n: int, seed: int, kind: str, k: int, bandwidth:
 
 
 @st.fragment
+@section
 def monte_carlo_section(spec: DistSpec, n: int, seed: int, kind: str, k: int, h: float) -> None:
     st.header(t("likelihood.mc.title"), anchor=False)
     st.markdown(t("likelihood.mc.intro"))
@@ -161,6 +163,7 @@ def capacity_view(spec: DistSpec, n: int, seed: int, memorise_h: float, lang: st
 
 
 @st.fragment
+@section
 def capacity_section(spec: DistSpec, n: int, seed: int, k: int, h: float) -> None:
     st.header(t("likelihood.capacity.title"), anchor=False)
     st.markdown(t("likelihood.capacity.intro"))
@@ -195,6 +198,7 @@ def surface_grid(spec: DistSpec, n: int, seed: int):
     return means, log_stds, np.maximum(surface, best - 8.0), best  # clip: spend the contours near the optimum
 
 
+@section
 def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
     st.header(t("likelihood.live.title"), anchor=False)
     st.markdown(t("likelihood.live.intro"))
@@ -259,6 +263,7 @@ def two_d_view(name: str, n: int, kind: str, k: int, seed: int, lang: str):
 
 
 @st.fragment
+@section
 def two_d_section() -> None:
     st.header(t("likelihood.two_d.title"), anchor=False)
     st.markdown(t("likelihood.two_d.intro"))

@@ -19,6 +19,7 @@ from dashboard.shared.images import tile
 from dashboard.shared.mnist import heldout
 from dashboard.shared.models import pretrained
 from dashboard.shared.plotting import format_value, surface_with_path
+from dashboard.shared.sections import section
 from engine import toy2d
 from engine.distributions import Normal
 from engine.vae import VAEConfig, latent
@@ -78,6 +79,7 @@ def toy_iwae(x: tuple, mu: float, log_s: float):
     return TOY.iwae_bounds(x, mu, math.exp(log_s), ks=IWAE_KS, repeats=IWAE_REPEATS, rng=0)
 
 
+@section
 def toy_section() -> None:
     st.header(t("vae.toy.title"), anchor=False)
     st.markdown(t("vae.toy.intro"))
@@ -147,6 +149,7 @@ def live_data(name: str):
     return toy2d.sample(name, 512, 0)
 
 
+@section
 def live_section() -> None:
     st.header(t("vae.live.title"), anchor=False)
     st.markdown(t("vae.live.intro"))
@@ -206,6 +209,7 @@ def mnist_bounds(_vae, first: int, count: int):
     return iwae_table(_vae, heldout().images[first:first + count], seed=0)
 
 
+@section
 def mnist_section() -> None:
     st.header(t("vae.mnist.title"), anchor=False)
     st.markdown(t("vae.mnist.intro"))
