@@ -74,7 +74,7 @@ def regenerated_pixels(known) -> int:
 
 def as_unit_images(images) -> torch.Tensor:
     """Digits (28, 28), (N, 28, 28) or (N, 1, 28, 28), uint8 0-255 or floats in [0, 1] -> float (N, 1, 28, 28)."""
-    x = torch.as_tensor(np.asarray(images))
+    x = torch.as_tensor(np.array(images))  # a copy: shared digits are read-only, torch tensors are not
     if x.shape[-2:] != (SIZE, SIZE):
         raise ValueError(f"images must be {SIZE}x{SIZE}; got shape {tuple(x.shape)}")
     scale = 255.0 if x.dtype == torch.uint8 else 1.0

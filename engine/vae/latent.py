@@ -14,7 +14,7 @@ from engine.vae.model import VAE
 
 
 def _flat(images) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(images))
+    x = torch.as_tensor(np.array(images))  # a copy: shared digits are read-only, torch tensors are not
     x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
     return x.reshape(len(x), -1)  # (N, 784)
 

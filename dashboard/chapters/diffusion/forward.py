@@ -16,6 +16,7 @@ section costs the widgets and at most one cheap closed-form sample.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -133,8 +134,20 @@ def keep_t_fraction() -> None:
         st.session_state[KEY + "last_T"] = new
 
 
-def controls() -> tuple[str, int, bool, str, int]:
-    """(schedule, T, rescale, data set, noise seed) as the widgets say; T is not validated here."""
+@dataclass(frozen=True)
+class Settings:
+    """What the section's controls say: the schedule (``kind``, ``steps`` = T, ``rescale``), the 2D data
+    set (``name``) and the noise seed. T is not validated here (a number widget can hold anything)."""
+
+    kind: str
+    steps: int
+    rescale: bool
+    name: str
+    seed: int
+
+
+def controls() -> Settings:
+    """The presets and the schedule and data controls."""
     st.session_state.setdefault(KEY + "T", T_DEFAULT)  # defaults through the state, not ``value=``: the presets
     st.session_state.setdefault(KEY + "rescale", True)  # write the state, and Streamlit warns when both are set
     st.caption(t("diffusion_forward.presets.caption"))
@@ -153,7 +166,7 @@ def controls() -> tuple[str, int, bool, str, int]:
     name = data_col.selectbox(t("diffusion_forward.controls.data"), DATASETS, key=KEY + "data",
                               format_func=labeler("diffusion_forward.data"))
     seed = seed_col.number_input(t("diffusion_forward.controls.seed"), 0, 1_000_000, 0, key=KEY + "seed")
-    return kind, steps, bool(rescale), name, int(seed)
+    return Settings(kind, steps, bool(rescale), name, int(seed))
 
 
 def step_slider(steps: int) -> int:
@@ -228,14 +241,14 @@ def far_from_gaussian(sched: dm.Schedule, name: str, seed: int, mnist_second: fl
     right.markdown(t("diffusion_forward.warning.why"))
 
 
-@st.fragment
 @section
 def section() -> None:
     st.header(t("diffusion_forward.title"), anchor=False)
     st.markdown(t("diffusion_forward.intro"))
     for equation in ("step", "marginal", "reparam"):
         st.latex(t(f"diffusion_forward.equations.{equation}"))
-    kind, steps, rescale, name, seed = controls()
+    chosen = controls()
+    kind, steps, rescale, name, seed = chosen.kind, chosen.steps, chosen.rescale, chosen.name, chosen.seed
     if not isinstance(steps, int) or not T_MIN <= steps <= T_MAX:
         st.error(t("diffusion_forward.bad_T", low=T_MIN, high=T_MAX, value=steps), icon=":material/error:")
         return

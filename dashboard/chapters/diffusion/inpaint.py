@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -80,6 +81,19 @@ def pick_mask() -> tuple[tuple[int, int, int, int], str] | None:
                      right=cols[1] - 1)
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What one repaint was made from: the checkpoint, the digit, the region and the sampler settings.
+    A kept result whose inputs differ from the controls' is shown as stale."""
+
+    checkpoint: str | None  # the model card's sha256
+    index: int  # the held-out digit
+    bounds: tuple[int, int, int, int]  # the regenerated rectangle
+    n: int  # completions
+    resample: int  # RePaint's U
+    seed: int
+
+
 def pick_settings(steps: int) -> tuple[int, int, int]:
     a, b, c = st.columns(3)
     n = a.select_slider(t("diffusion_inpaint.run.completions"), COMPLETIONS, DEFAULT_COMPLETIONS,
@@ -96,9 +110,9 @@ def label_text(probs: np.ndarray | None, i: int) -> str:
     return t("diffusion_inpaint.result.classified", label=int(probs[i].argmax()), confidence=100 * probs[i].max())
 
 
-def run(model, classifier, image: np.ndarray, label: int, known: torch.Tensor, inputs: tuple) -> dict:
+def run(model, classifier, image: np.ndarray, label: int, known: torch.Tensor, inputs: Inputs) -> dict:
     """Repaint with a progress bar; the result (arrays, labels, seconds) to keep in session_state."""
-    _, _, n, resample, seed = inputs[1:]
+    n, resample, seed = inputs.n, inputs.resample, inputs.seed
     steps = model.schedule.T
     text = t("diffusion_inpaint.run.progress", n=n, steps=steps, resample=resample)
     bar, shown = st.progress(0.0, text=text), [-1]
@@ -121,10 +135,10 @@ def run(model, classifier, image: np.ndarray, label: int, known: torch.Tensor, i
             "completions": completions, "probs": probs, "seconds": seconds, "steps": steps}
 
 
-def results_part(result: dict, inputs: tuple, first: int) -> None:
+def results_part(result: dict, inputs: Inputs | None, first: int) -> None:
     if result["inputs"] != inputs:
         st.info(t("diffusion_inpaint.result.stale"), icon=":material/history:")
-    index, bounds = result["inputs"][1], result["inputs"][2]
+    index, bounds = result["inputs"].index, result["inputs"].bounds
     probs = result["probs"]
     completions, n = result["completions"], len(result["completions"])
     columns = st.columns(2 + n)
@@ -142,7 +156,7 @@ def results_part(result: dict, inputs: tuple, first: int) -> None:
         counts = Counter(int(k) for k in probs[1:].argmax(1))
         tally = ", ".join(f"{k} × {c}" for k, c in sorted(counts.items(), key=lambda kc: (-kc[1], kc[0])))
         st.markdown(t("diffusion_inpaint.result.tally", n=n, tally=tally, label=result["label"]))
-    _, _, _, resample, seed = result["inputs"][1:]
+    resample, seed = result["inputs"].resample, result["inputs"].seed
     st.caption(t("diffusion_inpaint.result.time", seconds=result["seconds"], n=n, steps=result["steps"],
                  resample=resample, calls=result["steps"] * resample, seed=seed))
 
@@ -192,7 +206,7 @@ def section() -> None:
     pressed = st.button(t("diffusion_inpaint.run.button"), type="primary", icon=":material/brush:",
                         key=f"{KEY}_run", disabled=known is None)
     if known is not None:
-        inputs = (card.get("sha256"), index, bounds, n, resample, seed)
+        inputs = Inputs(card.get("sha256"), index, tuple(bounds), n, resample, seed)
         if pressed:
             classifier = pretrained("classifier")
             st.session_state[RESULT] = run(model, classifier[0] if classifier else None, np.asarray(image),

@@ -97,7 +97,6 @@ def sweep_figures(shape: str, width: float, theta: float, lang: str):
             plots.sweep_figure(sweep, theta, labels=labels))
 
 
-@st.fragment
 @section
 def move_q_away() -> None:
     st.header(t("divergences.sweep.title"), anchor=False)
@@ -131,7 +130,6 @@ def point_cloud_view(source: str, target: str, n: int, order: int, seed: int, la
     return plan.distance, plots.transport_figure(x, y, plan.rows, plan.cols, labels=series_labels(lang))
 
 
-@st.fragment
 @section
 def two_d_examples() -> None:
     st.header(t("divergences.two_d.title"), anchor=False)
@@ -192,7 +190,6 @@ def mode_view(separation: float, weight: float, std: float, init_mean: float, la
     return fits, landscape, table
 
 
-@st.fragment
 @section
 def mode_covering_vs_seeking() -> None:
     st.header(t("divergences.modes.title"), anchor=False)

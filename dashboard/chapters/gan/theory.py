@@ -170,7 +170,6 @@ def learned_report(data: str, spec: GeneratorSpec, trained: tuple, game: G.GameA
             st.plotly_chart(training_view(data, spec, trained, lang), key="gan_theory_loss_history")
 
 
-@st.fragment
 @section
 def section() -> None:
     st.header(t("gan_theory.title"), anchor=False)

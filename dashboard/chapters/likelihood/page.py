@@ -5,6 +5,8 @@ expected vs empirical log-likelihood; the variance of Monte Carlo estimates; ove
 underfitting (and a KDE that memorises); live gradient ascent; a 2D variant.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
@@ -31,6 +33,20 @@ SERIES = ("density", "train", "test", "p_data", "model", "nats", "entropy", "kl"
           "step", "expected", "mean", "log_std", "surface", "path", "end")  # plot labels: likelihood.series.*
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What the page's top controls decide, read by every section below: the data p_data (``spec``),
+    n training points drawn with ``seed``, and the model family (``kind``) with its capacity knob
+    (``k`` components of a mixture, bandwidth ``h`` of a KDE)."""
+
+    spec: DistSpec
+    n: int
+    seed: int
+    kind: str
+    k: int
+    h: float
+
+
 def series_labels(lang: str) -> dict:
     return texts(lang, "likelihood.series", SERIES)
 
@@ -44,15 +60,15 @@ def make_data(spec: DistSpec, n: int, seed: int):
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def fitted_model(spec: DistSpec, n: int, seed: int, kind: str, k: int, bandwidth: float):
-    train, test = make_data(spec, n, seed)
-    if kind == "gaussian":
+def fitted_model(setup: Setup):
+    train, test = make_data(setup.spec, setup.n, setup.seed)
+    if setup.kind == "gaussian":
         model = L.fit_gaussian(train)
-    elif kind == "mixture":
-        model = L.fit_mixture(train, k, seed=seed)
+    elif setup.kind == "mixture":
+        model = L.fit_mixture(train, setup.k, seed=setup.seed)
     else:
-        model = L.kde(train, bandwidth)
-    p = spec.build()
+        model = L.kde(train, setup.h)
+    p = setup.spec.build()
     return {
         "model": model,
         "decomposition": L.kl_decomposition(p, model),
@@ -62,8 +78,8 @@ def fitted_model(spec: DistSpec, n: int, seed: int, kind: str, k: int, bandwidth
     }
 
 
-def data_and_model() -> tuple[DistSpec, int, int, str, int, float]:
-    """The data controls and the model-family controls; returns (spec, n, seed, kind, k, h)."""
+def data_and_model() -> Setup:
+    """The data controls and the model-family controls."""
     st.header(t("likelihood.data.title"), anchor=False)
     st.markdown(t("likelihood.data.intro"))
     left, middle, right = st.columns([1, 1, 1])
@@ -78,13 +94,13 @@ def data_and_model() -> tuple[DistSpec, int, int, str, int, float]:
         k = st.slider(t("likelihood.model.k"), 1, 10, 2, key="model_k", disabled=kind != "mixture")
         h = st.select_slider(t("likelihood.model.bandwidth"), BANDWIDTHS, value=0.2, key="model_h",
                              disabled=kind != "kde", help=t("likelihood.model.bandwidth_help"))
-    return spec, n, seed, kind, k, h
+    return Setup(spec, n, seed, kind, k, h)
 
 
-def data_picture(spec: DistSpec, n: int, seed: int, view: dict, labels: dict) -> None:
-    x = plot_grid(spec.build())
-    train, _ = make_data(spec, n, seed)
-    fig = plots.data_figure(x, spec.build().pdf(x), train, model=view["model"].pdf(x), labels=labels)
+def data_picture(setup: Setup, view: dict, labels: dict) -> None:
+    x = plot_grid(setup.spec.build())
+    train, _ = make_data(setup.spec, setup.n, setup.seed)
+    fig = plots.data_figure(x, setup.spec.build().pdf(x), train, model=view["model"].pdf(x), labels=labels)
     st.plotly_chart(fig, key="data_model")
 
 
@@ -100,7 +116,7 @@ def metrics(view: dict, n: int) -> None:
     (st.warning if gap > 0.25 else st.caption)(message)
 
 
-def decomposition_and_estimates(spec: DistSpec, n: int, seed: int, view: dict, labels: dict) -> None:
+def decomposition_and_estimates(n: int, view: dict, labels: dict) -> None:
     st.header(t("likelihood.kl.title"), anchor=False)
     left, right = st.columns(2)
     d = view["decomposition"]
@@ -121,21 +137,20 @@ def decomposition_and_estimates(spec: DistSpec, n: int, seed: int, view: dict, l
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def monte_carlo(spec: DistSpec, n: int, seed: int, kind: str, k: int, bandwidth: float, n_mc: int):
-    model = fitted_model(spec, n, seed, kind, k, bandwidth)["model"]
-    p = spec.build()
-    estimates = L.mc_log_likelihood(p, model, n_mc, MC_REPEATS, rng=seed + 1)
-    curve = L.standard_error_curve(p, model, MC_NS, SE_REPEATS, rng=seed + 2)
+def monte_carlo(setup: Setup, n_mc: int):
+    model = fitted_model(setup)["model"]
+    p = setup.spec.build()
+    estimates = L.mc_log_likelihood(p, model, n_mc, MC_REPEATS, rng=setup.seed + 1)
+    curve = L.standard_error_curve(p, model, MC_NS, SE_REPEATS, rng=setup.seed + 2)
     return estimates, curve
 
 
-@st.fragment
 @section
-def monte_carlo_section(spec: DistSpec, n: int, seed: int, kind: str, k: int, h: float) -> None:
+def monte_carlo_section(setup: Setup) -> None:
     st.header(t("likelihood.mc.title"), anchor=False)
     st.markdown(t("likelihood.mc.intro"))
     n_mc = st.select_slider(t("likelihood.mc.n"), MC_NS, value=20, key="mc_n")
-    estimates, curve = monte_carlo(spec, n, seed, kind, k, h, n_mc)
+    estimates, curve = monte_carlo(setup, n_mc)
     labels = series_labels(current_language())
     left, right = st.columns(2)
     with left:
@@ -162,20 +177,20 @@ def capacity_view(spec: DistSpec, n: int, seed: int, memorise_h: float, lang: st
     return mixture, kde, copies, fresh, labels
 
 
-@st.fragment
 @section
-def capacity_section(spec: DistSpec, n: int, seed: int, k: int, h: float) -> None:
+def capacity_section(setup: Setup) -> None:
     st.header(t("likelihood.capacity.title"), anchor=False)
     st.markdown(t("likelihood.capacity.intro"))
     memorise_h = st.select_slider(t("likelihood.capacity.memorise_h"), BANDWIDTHS, value=0.001, key="memorise_h")
-    mixture, kde, copies, fresh, labels = capacity_view(spec, n, seed, memorise_h, current_language())
+    mixture, kde, copies, fresh, labels = capacity_view(setup.spec, setup.n, setup.seed, memorise_h,
+                                                        current_language())
     left, right = st.columns(2)
     with left:
         st.plotly_chart(plots.capacity_figure(mixture.values, mixture.train_log_likelihood,
-                                              mixture.test_log_likelihood, k, x_title=t("likelihood.model.k"),
+                                              mixture.test_log_likelihood, setup.k, x_title=t("likelihood.model.k"),
                                               labels=labels), key="capacity_mixture")
     with right:
-        st.plotly_chart(plots.capacity_figure(kde.values, kde.train_log_likelihood, kde.test_log_likelihood, h,
+        st.plotly_chart(plots.capacity_figure(kde.values, kde.train_log_likelihood, kde.test_log_likelihood, setup.h,
                                               x_title=t("likelihood.model.bandwidth"), labels=labels, log_x=True,
                                               reverse_x=True), key="capacity_kde")
     st.latex(t("likelihood.capacity.kde_equation"))
@@ -262,7 +277,6 @@ def two_d_view(name: str, n: int, kind: str, k: int, seed: int, lang: str):
     return figure, L.mean_log_likelihood(model, train), L.mean_log_likelihood(model, test)
 
 
-@st.fragment
 @section
 def two_d_section() -> None:
     st.header(t("likelihood.two_d.title"), anchor=False)
@@ -286,13 +300,13 @@ def two_d_section() -> None:
 
 st.title(t("likelihood.title"), anchor=False)
 st.markdown(t("likelihood.intro"))
-spec, n, seed, kind, k, h = data_and_model()
-view = fitted_model(spec, n, seed, kind, k, h)
+setup = data_and_model()
+view = fitted_model(setup)
 labels = series_labels(current_language())
-data_picture(spec, n, seed, view, labels)
-metrics(view, n)
-decomposition_and_estimates(spec, n, seed, view, labels)
-monte_carlo_section(spec, n, seed, kind, k, h)
-capacity_section(spec, n, seed, k, h)
-live_fitting(spec, n, seed)
+data_picture(setup, view, labels)
+metrics(view, setup.n)
+decomposition_and_estimates(setup.n, view, labels)
+monte_carlo_section(setup)
+capacity_section(setup)
+live_fitting(setup.spec, setup.n, setup.seed)
 two_d_section()
