@@ -207,6 +207,7 @@ class ReverseStep:
     sigma: float  # sigma_t (0 at t = 1: the last step adds no noise)
     z: torch.Tensor  # the standard normal draw
     x_prev: torch.Tensor  # mean + sigma z
+    clipped: float = 0.0  # share of x0_hat's entries the clip moved (0 without a clip)
 
 
 @torch.no_grad()
@@ -218,12 +219,14 @@ def p_sample(schedule: Schedule, eps_model: EpsModel, xt: torch.Tensor, t: int, 
     steps = torch.full((xt.shape[0],), t, dtype=torch.long, device=xt.device)
     eps = eps_model(xt, steps)
     x0_hat = predict_x0(schedule, xt, steps, eps)
+    clipped = 0.0
     if clip is not None:
+        clipped = float(((x0_hat < clip[0]) | (x0_hat > clip[1])).double().mean())
         x0_hat = x0_hat.clamp(*clip)
     mean, _ = q_posterior(schedule, x0_hat, xt, steps)
     sigma = 0.0 if t == 1 else float(schedule.sigma(variance)[t])
     z = torch.randn(xt.shape, generator=generator, device=xt.device, dtype=xt.dtype)
-    return ReverseStep(t, xt, eps, x0_hat, mean, sigma, z, mean + sigma * z)
+    return ReverseStep(t, xt, eps, x0_hat, mean, sigma, z, mean + sigma * z, clipped)
 
 
 @torch.no_grad()

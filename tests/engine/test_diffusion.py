@@ -218,3 +218,16 @@ def test_moment_matched_kl_is_the_multivariate_gaussian_formula_and_below_the_up
     second = (np.trace(cov) + mean @ mean) / 3  # E[x0^2] per dimension of data with these moments
     assert np.all(lower <= dm.gaussian_kl_to_standard(alpha_bar, second) + 1e-15)
     assert dm.moment_matched_kl_to_standard(0.0, mean, cov) == 0.0  # pure noise is N(0, I)
+
+
+def test_a_reverse_step_says_how_much_of_x0_hat_its_clip_moved():
+    """The MNIST page prints this share; it is the share of predict_x0's entries outside the clip."""
+    sched = dm.Schedule(dm.ScheduleConfig("linear", 100))
+    xt = torch.linspace(-4, 4, 200, dtype=torch.float64).reshape(100, 2)
+    eps_model = gaussian_eps(sched, 0.5)
+    raw = dm.predict_x0(sched, xt, torch.full((100,), 40), eps_model(xt, torch.full((100,), 40)))
+    expected = float(((raw < -0.5) | (raw > 0.5)).double().mean())
+    step = dm.p_sample(sched, eps_model, xt, 40, None, clip=(-0.5, 0.5))
+    assert 0.0 < expected < 1.0 and step.clipped == pytest.approx(expected, abs=0)
+    assert step.x0_hat.abs().max() <= 0.5
+    assert dm.p_sample(sched, eps_model, xt, 40, None).clipped == 0.0  # no clip, nothing moved

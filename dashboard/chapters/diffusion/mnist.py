@@ -27,7 +27,7 @@ from dashboard.shared.mnist import class_figure, data_text, heldout
 from dashboard.shared.models import pretrained
 from dashboard.shared.sections import section
 from engine import diffusion as dm
-from engine.diffusion.mnist import CLIP, DDIM_STEPS, to_network
+from engine.diffusion.mnist import DDIM_STEPS, to_network
 from engine.mnist import metrics
 
 SAMPLERS = ("ddim", "ddpm")
@@ -265,10 +265,8 @@ def step_part(model, result: dict) -> None:
     row, col = 14, 14  # the centre pixel: usually on the stroke
     st.latex(plots.pixel_equation(step, row, col, float(term["mean"][row, col]), s.sigma, float(term["z"][row, col]),
                                   float(term["x_prev"][row, col])))
-    raw = dm.predict_x0(sch, s.x_t, torch.tensor([step]), s.eps)
-    clipped = float(((raw < CLIP[0]) | (raw > CLIP[1])).double().mean())
     st.caption(t("diffusion_mnist.step.ho_form", inv_sqrt_alpha=1 / math.sqrt(sch.alphas[step]),
-                 eps_coef=sch.betas[step] / a, clipped=100 * clipped, sigma=s.sigma))
+                 eps_coef=sch.betas[step] / a, clipped=100 * s.clipped, sigma=s.sigma))
 
 
 # ---------------------------------------------------------------- DDPM against DDIM, the model card
