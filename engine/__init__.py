@@ -32,9 +32,11 @@ The package re-exports its core module, so ``from engine.gan import LOSSES`` wor
     vae/           model (VAE, autoencoder, ELBO, IWAE; re-exported), exact (1D-latent toy), grid
                    (exact log p(x) by converged grids), live, mnist, latent (codes, grids, interpolations)
     gan/           losses (re-exported), exact (the 1D game: D*, 2 JS - log 4), modes (mixtures and mode
-                   coverage), nets (2D MLPs), live, mnist (the DCGAN)
+                   coverage), nets (2D MLPs), live, dcgan (the MNIST DCGAN's networks), mnist (its training
+                   film and evaluation)
     diffusion/     process (schedules, q(x_t | x_0), reverse step, DDIM, exact predictor; re-exported),
-                   live, mnist (the U-Net DDPM and its samplers), inpainting (masks)
+                   live, unet (the MNIST noise predictor), mnist (the DDPM, its samplers and training),
+                   inpainting (masks)
     data.points    uploaded 2D point sets: CSV parsing with coded errors, standardising
     train          `python -m engine.train MODEL`: command-line training that ships a checkpoint
 """

@@ -2,7 +2,8 @@
 
 process     DDPM schedules, q(x_t | x_0), one reverse step with every term, DDIM, the exact predictor
 live        the live 2D DDPM trainer (MLP noise predictor, sliced-W2 quality against its floor)
-mnist       the MNIST U-Net DDPM: samplers (DDPM, DDIM, inpainting), training; shipped "ddpm"
+unet        the MNIST U-Net noise predictor eps_theta(x_t, t), its residual block, DDPMConfig
+mnist       the MNIST DDPM: the model and its samplers (DDPM, DDIM, inpainting), training; shipped "ddpm"
 inpainting  masks for inpainting: half-image and centre presets, rectangles
 """
 

@@ -22,7 +22,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard.chapters.diffusion import inpaint as diffusion_inpaint
 from dashboard.shared.i18n import translate
 from engine import checkpoints
-from engine.diffusion.mnist import DDPMConfig, MNISTDiffusion
+from engine.diffusion.mnist import MNISTDiffusion
+from engine.diffusion.unet import DDPMConfig
 from tests.conftest import APP_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[2]

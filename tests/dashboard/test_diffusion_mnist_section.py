@@ -133,7 +133,8 @@ def test_ddim_frames_follow_the_engines_sampler(model):
 
 
 def test_ddpm_generation_keeps_every_20th_step_and_reports_progress():
-    from engine.diffusion.mnist import DDPMConfig, MNISTDiffusion
+    from engine.diffusion.mnist import MNISTDiffusion
+    from engine.diffusion.unet import DDPMConfig
 
     tiny = MNISTDiffusion(DDPMConfig(steps=60, channels=(8, 8, 8), embedding=8)).eval()  # untrained, T = 60: fast
     calls = []

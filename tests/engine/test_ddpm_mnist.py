@@ -23,9 +23,7 @@ from engine import checkpoints
 from engine import diffusion as dm
 from engine.diffusion.mnist import (
     CLIP,
-    DDPMConfig,
     MNISTDiffusion,
-    UNet,
     build_ddpm,
     evaluate,
     fit,
@@ -34,6 +32,7 @@ from engine.diffusion.mnist import (
     to_network,
     to_unit,
 )
+from engine.diffusion.unet import DDPMConfig, UNet
 
 ROOT = Path(__file__).resolve().parents[2]
 MNIST_DIR = os.environ.get("MNIST_DIR")

@@ -18,13 +18,11 @@ import torch
 from engine import checkpoints
 from engine.checkpoints import CheckpointError
 from engine.gan import discriminator_loss
+from engine.gan.dcgan import DCGAN, DCGANConfig, interpolate_latents
 from engine.gan.mnist import (
-    DCGAN,
-    DCGANConfig,
     build_dcgan,
     discriminator_step,
     fit,
-    interpolate_latents,
     load_film,
     snapshot_steps,
     to_uint8,

@@ -11,7 +11,8 @@ import torch
 
 from engine.checkpoints import ASSETS_DIR, CheckpointError, load_pretrained
 from engine.diffusion import inpainting as ip
-from engine.diffusion.mnist import DDPMConfig, MNISTDiffusion
+from engine.diffusion.mnist import MNISTDiffusion
+from engine.diffusion.unet import DDPMConfig
 
 
 def digit() -> np.ndarray:

@@ -23,6 +23,7 @@ from dashboard.shared.sections import section
 from engine import checkpoints
 from engine.checkpoints import CheckpointError
 from engine.gan import mnist as gan_mnist
+from engine.gan.dcgan import INTERPOLATION_MODES
 from engine.mnist.metrics import class_entropy
 
 SERIES = ("real", "generated", "uniform", "percent", "d_value", "digit", "step", "loss", "loss_d", "loss_g",
@@ -108,7 +109,7 @@ def interpolation_part(model, card: dict) -> None:
     a, b, c = st.columns([1, 1, 2])
     seed_a = a.number_input(t("gan_mnist.interp.seed_a"), 0, 10_000, 1, key="gan_mnist_seed_a")
     seed_b = b.number_input(t("gan_mnist.interp.seed_b"), 0, 10_000, 2, key="gan_mnist_seed_b")
-    mode = c.radio(t("gan_mnist.interp.mode"), gan_mnist.INTERPOLATION_MODES, horizontal=True,
+    mode = c.radio(t("gan_mnist.interp.mode"), INTERPOLATION_MODES, horizontal=True,
                    format_func=labeler("gan_mnist.interp.modes"), key="gan_mnist_interp_mode")
     show(interpolation(model, card["sha256"], int(seed_a), int(seed_b), mode), INTERP_STEPS,
          t("gan_mnist.interp.caption", a=int(seed_a), b=int(seed_b)))
