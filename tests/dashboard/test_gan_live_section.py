@@ -216,3 +216,27 @@ def test_a_diverging_run_pauses_with_an_explanation_and_reset_recovers(gan):
     assert trainer.stopped is None and trainer.step_count == 0 and not gan.warning
     gan.button(key=f"{KEY}_step_both").click().run()
     assert trainer.stopped is None and np.isfinite(trainer.history[-1]["d_loss"])
+
+
+def test_the_settings_panel_is_one_table_that_reaches_every_preset_and_reads_back_what_it_shows():
+    """Every GANSettings and GANArchitecture field has exactly one control; every preset's and the
+    default's value is offered; filling the widgets with a preset and reading them back gives the preset."""
+    from dataclasses import fields
+
+    from dashboard.chapters.gan import controls
+    from engine.gan.live import PRESETS, GANArchitecture, GANSettings
+
+    by_part = {"settings": GANSettings, "arch": GANArchitecture}
+    for part, cls in by_part.items():
+        assert sorted(c.field for c in controls.CONTROLS if c.part == part) == sorted(f.name for f in fields(cls))
+    assert len({c.key for c in controls.CONTROLS}) == len(controls.CONTROLS)
+    for preset in PRESETS.values():
+        for c in controls.CONTROLS:
+            if c.widget != "number":
+                assert c.default(preset.architecture, preset.settings) in c.options(), (c.name, preset)
+    import streamlit as st
+
+    for preset in PRESETS.values():
+        st.session_state.clear()
+        controls.fill(preset.architecture, preset.settings, force=True)
+        assert controls.read_config() == (preset.architecture, preset.settings)

@@ -19,20 +19,18 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.gan import live_plots as plots
+from dashboard.chapters.gan.controls import ARCH, SETTINGS, fill, read_config, settings_panel
 from dashboard.shared import live_training as live
 from dashboard.shared import points_upload
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.sections import section
 from engine.data.points import parse_points_csv, standardize
-from engine.gan import LOSSES
 from engine.gan.live import (
     EVAL_SAMPLES,
     GAN_DATASETS,
     MODE_STD,
-    OPTIMIZERS,
     PRESETS,
     GAN2DTrainer,
-    GANArchitecture,
     GANSettings,
     mode_centers,
     sample_data,
@@ -55,7 +53,6 @@ DEFAULT_LAYERS = ("heatmap", "real", "fake", "gradients")  # the manifold is a f
 # are rebuilt at most this often and the same figure is sent in between (same id: no redraw).
 CURVES_EVERY_S = 1.0
 
-ARCH, SETTINGS = GANArchitecture(), GANSettings()
 # Rows that wrap instead of squeezing when the page is narrow (a 150% zoom of a 1280 px window with the
 # sidebar open leaves ~520 px): Streamlit's columns already wrap (flex-wrap), they only need a minimum
 # width. Equations: never narrower than the formula (it was cut off), scrolled if even a full row is
@@ -73,43 +70,6 @@ LAYOUT_CSS = """<style>
 </style>"""
 
 
-def _options(base, field: str, kind: str = "settings") -> tuple:
-    """``base`` plus every value a preset or the engine default uses, sorted (presets must be reachable)."""
-    values = {getattr(ARCH if kind == "arch" else SETTINGS, field)}
-    values |= {getattr(p.architecture if kind == "arch" else p.settings, field) for p in PRESETS.values()}
-    return tuple(sorted(set(base) | values))
-
-
-LRS = tuple(sorted(set(_options((1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0), "g_lr"))
-                   | set(_options((), "d_lr"))))
-BATCHES = _options((16, 32, 64, 128, 256, 512, 1024), "batch_size")
-PACKS = _options((1, 2, 3, 4, 5), "pack")
-D_STEPS = _options((1, 2, 3, 4, 5, 10), "d_steps")
-BETAS = _options((0.0, 0.5, 0.9), "beta1")
-CLIPS = _options((0.005, 0.01, 0.02, 0.05, 0.1), "clip")
-GP_WEIGHTS = _options((0.1, 1.0, 10.0, 100.0), "gp_weight")
-LATENTS = _options((1, 2, 3, 4, 8, 16), "latent_dim", "arch")
-WIDTHS = _options((8, 16, 32, 64, 128, 256), "width", "arch")
-DEPTHS = _options((1, 2, 3, 4), "depth", "arch")
-
-# widget key -> (where its value lives, the field); presets and defaults fill them through this table
-FIELDS = {"loss": ("settings", "loss"), "d_steps": ("settings", "d_steps"), "batch": ("settings", "batch_size"),
-          "pack": ("settings", "pack"), "g_opt": ("settings", "g_optimizer"), "g_lr": ("settings", "g_lr"),
-          "d_opt": ("settings", "d_optimizer"), "d_lr": ("settings", "d_lr"), "beta1": ("settings", "beta1"),
-          "clip": ("settings", "clip"), "gp": ("settings", "gp_weight"), "latent": ("arch", "latent_dim"),
-          "width": ("arch", "width"), "depth": ("arch", "depth"), "seed": ("arch", "seed")}
-
-
-def _fill(architecture: GANArchitecture, settings: GANSettings, *, force: bool) -> None:
-    state = st.session_state
-    for name, (kind, field) in FIELDS.items():
-        value = getattr(architecture if kind == "arch" else settings, field)
-        if force:
-            state[f"{KEY}_{name}"] = value
-        else:
-            state.setdefault(f"{KEY}_{name}", value)
-
-
 def use_preset() -> None:
     """Callback of the preset pills: move every control (and the data) to the preset's values and
     start a fresh run from step 0, even where the data and networks equal the current ones (a
@@ -125,20 +85,9 @@ def use_preset() -> None:
     if name in PRESETS:
         preset = PRESETS[name]
         state[f"{KEY}_data"] = preset.dataset
-        _fill(preset.architecture, preset.settings, force=True)
+        fill(preset.architecture, preset.settings, force=True)
         state[f"{KEY}_preset_last"] = name
         state[f"{KEY}_run"] = state.get(f"{KEY}_run", 0) + 1  # part of the trainer's identity: a new trainer
-
-
-def _value(name: str):
-    return st.session_state[f"{KEY}_{name}"]
-
-
-def read_config() -> tuple[GANArchitecture, GANSettings]:
-    kinds = {"arch": {}, "settings": {}}
-    for name, (kind, field) in FIELDS.items():
-        kinds[kind][field] = _value(name)
-    return GANArchitecture(**kinds["arch"]), GANSettings(**kinds["settings"])
 
 
 # ---- data
@@ -154,41 +103,6 @@ def uploaded_points(data: bytes) -> np.ndarray:
 
 
 # ---- controls
-def settings_panel() -> None:
-    """The model settings, GAN Lab's top bar: the game (live) and the networks (restart)."""
-    with st.expander(t("gan_live.settings"), expanded=True, icon=":material/tune:"):
-        game, g_col, d_col, arch = st.columns(4)
-        with game:
-            st.markdown(t("gan_live.game"))
-            loss = st.selectbox(t("gan_live.loss"), LOSSES, format_func=labeler("gan_live.losses"),
-                                key=f"{KEY}_loss", help=t("gan_live.loss_help"))
-            st.select_slider(t("gan_live.d_steps"), D_STEPS, key=f"{KEY}_d_steps", help=t("gan_live.d_steps_help"))
-            st.select_slider(t("gan_live.batch"), BATCHES, key=f"{KEY}_batch", help=t("gan_live.live_help"))
-            st.select_slider(t("gan_live.pack"), PACKS, key=f"{KEY}_pack", help=t("gan_live.pack_help"))
-        for column, who in ((g_col, "g"), (d_col, "d")):
-            with column:
-                st.markdown(t(f"gan_live.{who}_net"))
-                st.selectbox(t("gan_live.optimizer"), OPTIMIZERS, format_func=labeler("gan_live.optimizers"),
-                             key=f"{KEY}_{who}_opt", help=t("gan_live.live_help"))
-                st.select_slider(t("gan_live.lr"), LRS, key=f"{KEY}_{who}_lr", format_func=lambda v: f"{v:g}",
-                                 help=t("gan_live.live_help"))
-        with d_col:
-            if loss == "wgan":
-                st.select_slider(t("gan_live.clip"), CLIPS, key=f"{KEY}_clip", help=t("gan_live.clip_help"))
-            elif loss == "wgan_gp":
-                st.select_slider(t("gan_live.gp"), GP_WEIGHTS, key=f"{KEY}_gp", format_func=lambda v: f"{v:g}",
-                                 help=t("gan_live.gp_help"))
-        with g_col:
-            st.select_slider(t("gan_live.beta1"), BETAS, key=f"{KEY}_beta1", help=t("gan_live.beta1_help"))
-        with arch:
-            st.markdown(t("gan_live.networks"))
-            restart = t("gan_live.restart_help")
-            st.select_slider(t("gan_live.latent"), LATENTS, key=f"{KEY}_latent", help=restart)
-            st.select_slider(t("gan_live.width"), WIDTHS, key=f"{KEY}_width", help=restart)
-            st.select_slider(t("gan_live.depth"), DEPTHS, key=f"{KEY}_depth", help=restart)
-            st.number_input(t("gan_live.seed"), 0, 9999, step=1, key=f"{KEY}_seed", help=restart)
-
-
 def preset_row(column) -> None:
     column.pills(t("gan_live.preset"), list(PRESETS), format_func=labeler("gan_live.presets"),
                  key=f"{KEY}_preset", on_change=use_preset, help=t("gan_live.preset_help"))
@@ -300,7 +214,7 @@ def apply_settings(trainer: GAN2DTrainer, settings: GANSettings) -> None:
 def section() -> None:
     st.header(t("gan_live.title"), anchor=False)
     st.markdown(t("gan_live.intro"))
-    _fill(ARCH, SETTINGS, force=False)
+    fill(ARCH, SETTINGS, force=False)
     st.session_state.setdefault(f"{KEY}_data", GAN_DATASETS[0])
     data_col, preset_col = st.columns([1, 2])
     identity, data = points_upload.choose_data(data_col, key=KEY, namespace="gan_live", datasets=GAN_DATASETS,
