@@ -7,6 +7,9 @@ keyboard (as a student would) in headless Chromium, waits until the app is idle,
 sections ran and how long each took. A slider above every section (the likelihood page's data
 controls) reruns the whole page: then every section runs, and the table says so.
 
+The same steps are then measured with ``GENMODELS_FRAGMENTS=0`` (sections drawn inline: every widget
+reruns the whole page, as before sections were fragments), and the table shows both.
+
 Run from the repo root:  python -m benchmarks.bench_sections [--repeats 5] [--pages likelihood gan]
 Quick mode (CI):         python -m benchmarks.bench_sections --quick
 Target (issue 13): p50 < 50 ms server-side for the widgets of every section.
@@ -95,16 +98,25 @@ def main() -> None:
     if args.quick:
         args.repeats, args.pages = 2, ["divergences", "gan"]
     os.environ["GENMODELS_TIMING"] = "1"  # the server reads it once, at start-up
-    with server_and_browser(LOG_NAME) as (url, browser):
-        log = ROOT / "test-output" / LOG_NAME
-        rows = [row for name in args.pages for row in measure_page(browser, url, log, name, args.repeats)]
-    print(f"{os.cpu_count()} CPU cores; server-side ms of what one slider step reruns, {args.repeats} steps each")
-    print(f"{'page':<12}{'section':<46}{'widget':<26}{'sections run':>13}{'p50 ms':>9}{'max ms':>9}  target")
-    print("-" * 124)
-    for r in rows:
+    results = {}
+    for fragments in ("1", "0"):
+        os.environ["GENMODELS_FRAGMENTS"] = fragments
+        with server_and_browser(LOG_NAME) as (url, browser):
+            log = ROOT / "test-output" / LOG_NAME
+            results[fragments] = [row for name in args.pages for row in measure_page(browser, url, log, name,
+                                                                                      args.repeats)]
+    whole = {(r["page"], r["widget"]): r for r in results["0"]}
+    print(f"{os.cpu_count()} CPU cores; server-side ms of what one slider step reruns, {args.repeats} steps each;")
+    print("'page' columns: the same step with sections drawn inline (GENMODELS_FRAGMENTS=0), as before")
+    print(f"{'page':<12}{'section':<46}{'widget':<26}{'runs':>5}{'p50 ms':>8}{'max ms':>8}"
+          f"{'page runs':>10}{'page p50':>9}  target")
+    print("-" * 130)
+    for r in results["1"]:
+        before = whole.get((r["page"], r["widget"]))
         ok = "met" if r["p50"] < TARGET_MS else "MISSED"
-        print(f"{r['page']:<12}{r['section']:<46}{r['widget']:<26}{r['runs']:>13}{r['p50']:>9.1f}"
-              f"{r['max']:>9.1f}  {ok}")
+        page_runs, page_p50 = (before["runs"], f"{before['p50']:.1f}") if before else ("-", "-")
+        print(f"{r['page']:<12}{r['section']:<46}{r['widget']:<26}{r['runs']:>5}{r['p50']:>8.1f}{r['max']:>8.1f}"
+              f"{page_runs:>10}{page_p50:>9}  {ok}")
 
 
 if __name__ == "__main__":

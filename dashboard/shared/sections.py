@@ -11,6 +11,8 @@ sections read stays outside every section, so changing it reruns the page.
 
 ``GENMODELS_TIMING=1`` (read once at start-up) makes every run of a section print its server-side
 time to stderr: ``section <module>.<name> <ms> ms``. ``benchmarks/bench_sections.py`` reads those lines.
+``GENMODELS_FRAGMENTS=0`` (also read once) draws sections inline, every widget rerunning the page, as
+before sections were fragments: the benchmark runs both to show what fragments save.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Callable
 import streamlit as st
 
 TIMING = os.environ.get("GENMODELS_TIMING", "") == "1"
+FRAGMENTS = os.environ.get("GENMODELS_FRAGMENTS", "1") != "0"
 
 
 def section(fn: Callable) -> Callable:
@@ -39,4 +42,4 @@ def section(fn: Callable) -> Callable:
                 ms = 1000.0 * (time.perf_counter() - start)
                 print(f"section {fn.__module__}.{fn.__qualname__} {ms:.1f} ms", file=sys.stderr, flush=True)
 
-    return st.fragment(run)
+    return st.fragment(run) if FRAGMENTS else run
