@@ -51,11 +51,13 @@ from typing import Any
 import streamlit as st
 
 from dashboard.shared.i18n import labeler, t
+from dashboard.shared.turns import TURNS, Turns
 
 # Per tick: (time budget in seconds, most steps). Small models take thousands of steps per
 # second, too fast to watch; "slow" and "normal" cap the steps so a path can be followed.
 SPEEDS = {"slow": (0.15, 2), "normal": (0.15, 20), "fast": (0.15, 100_000)}
 INTERVAL_S = 0.35  # seconds between ticks: leaves the browser time to draw
+IDLE_PAUSE_S = 15 * 60  # playing this long without a click (a forgotten tab): pause, free the share
 
 
 @dataclass
@@ -73,6 +75,8 @@ class Slot:
     # Held by whoever steps, changes or reads the trainer (see the module docstring). Reentrant, so a
     # draw function may call helpers that take it again.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    touched: float = field(default_factory=time.perf_counter)  # the last click on its controls (play, step, reset)
+    idle: bool = False  # paused by advance() after IDLE_PAUSE_S without a click
 
     def speed_table(self) -> dict:
         return SPEEDS if self.speeds is None else self.speeds
@@ -92,16 +96,23 @@ class StepButton:
     help: str | None = None
 
 
-def advance(s: Slot, clock=time.perf_counter) -> None:
-    """One tick while playing: train for the speed's time budget, measure the rate, and pause
-    if the trainer stopped itself. Does nothing while paused."""
+def advance(s: Slot, clock=time.perf_counter, turns: Turns = TURNS) -> None:
+    """One tick while playing: train for this session's share of the speed's time budget (taking
+    turns with the other sessions playing in this process), measure the rate, and pause if the
+    trainer stopped itself or nobody has clicked for ``IDLE_PAUSE_S``. Does nothing while paused."""
     with s.lock:
         if not s.playing:  # read under the lock: a pause that came in while we waited wins
             return
-        start = clock()
+        if clock() - s.touched > IDLE_PAUSE_S:  # nobody has clicked for a long while: stop using the server
+            s.playing, s.idle = False, True
+            turns.forget(s)
+            return
         budget_s, max_steps = s.speed_table()[s.speed]
-        s.last_metrics = s.trainer.step_for(budget_s, max_steps)
-        elapsed = clock() - start
+        share = turns.share(s, budget_s)  # the budget split between the sessions playing in this process
+        with turns.turn():  # sessions train one at a time, in turn (dashboard.shared.turns)
+            start = clock()
+            s.last_metrics = s.trainer.step_for(share, max_steps)
+            elapsed = clock() - start
         s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
         if s.trainer.stopped is not None:
             s.playing = False
@@ -128,6 +139,7 @@ def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapp
         slot = Slot(trainer=factory(), config=config, speed=slot.speed if slot else speed)
         state[_slot_key(key)] = slot
     slot.speeds, slot.interval_s = speeds, interval_s
+    slot.touched = time.perf_counter()  # this runs when the section reruns (a widget moved), never at a tick
     if slot.speed not in slot.speed_table():
         slot.speed = speed if speed in slot.speed_table() else next(iter(slot.speed_table()))
     if live is not None:
@@ -156,11 +168,13 @@ def play(key: str, state: MutableMapping | None = None) -> None:
     with s.lock:
         if s.trainer.stopped is not None:
             s.trainer.resume()  # the user saw the warning and pressed play: rewind to finite values, go on
-        s.playing = True
+        s.playing, s.idle, s.touched = True, False, time.perf_counter()
 
 
 def pause(key: str, state: MutableMapping | None = None) -> None:
-    slot(key, state).playing = False
+    s = slot(key, state)
+    s.playing, s.touched = False, time.perf_counter()
+    TURNS.forget(s)
 
 
 def step_once(key: str, steps: int = 1, state: MutableMapping | None = None) -> None:
@@ -170,7 +184,7 @@ def step_once(key: str, steps: int = 1, state: MutableMapping | None = None) -> 
 def step_with(key: str, run: Callable[[Any], list], state: MutableMapping | None = None) -> None:
     """Callback of a :class:`StepButton`: pause, recover from a stop, and take ``run(trainer)``'s steps."""
     s = slot(key, state)
-    s.playing = False
+    s.playing, s.touched = False, time.perf_counter()
     with s.lock:
         if s.trainer.stopped is not None:
             s.trainer.resume()
@@ -179,7 +193,7 @@ def step_with(key: str, run: Callable[[Any], list], state: MutableMapping | None
 
 def reset(key: str, state: MutableMapping | None = None) -> None:
     s = slot(key, state)
-    s.playing = False
+    s.playing, s.touched = False, time.perf_counter()
     with s.lock:
         s.trainer.reset()
         s.last_metrics = []
@@ -275,6 +289,8 @@ def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] 
                     st.rerun(scope="app")  # redraw the buttons as paused; the ticking child goes away
             if s.trainer.stopped is not None:
                 st.warning(message(s.trainer.stopped), icon=":material/warning:")
+            elif s.idle:
+                st.info(t("training.idle_paused", minutes=IDLE_PAUSE_S // 60), icon=":material/bedtime:")
             status = t("training.status_playing" if s.playing else "training.status_paused",
                        steps=s.trainer.step_count, rate=s.steps_per_second)
             st.caption(status)
