@@ -51,7 +51,6 @@ from typing import Any
 import streamlit as st
 
 from dashboard.shared.i18n import labeler, t
-from dashboard.shared.turns import TURNS, Turns
 
 # Per tick: (time budget in seconds, most steps). Small models take thousands of steps per
 # second, too fast to watch; "slow" and "normal" cap the steps so a path can be followed.
@@ -96,23 +95,19 @@ class StepButton:
     help: str | None = None
 
 
-def advance(s: Slot, clock=time.perf_counter, turns: Turns = TURNS) -> None:
-    """One tick while playing: train for this session's share of the speed's time budget (taking
-    turns with the other sessions playing in this process), measure the rate, and pause if the
+def advance(s: Slot, clock=time.perf_counter) -> None:
+    """One tick while playing: train for the speed's time budget, measure the rate, and pause if the
     trainer stopped itself or nobody has clicked for ``IDLE_PAUSE_S``. Does nothing while paused."""
     with s.lock:
         if not s.playing:  # read under the lock: a pause that came in while we waited wins
             return
         if clock() - s.touched > IDLE_PAUSE_S:  # nobody has clicked for a long while: stop using the server
             s.playing, s.idle = False, True
-            turns.forget(s)
             return
         budget_s, max_steps = s.speed_table()[s.speed]
-        share = turns.share(s, budget_s)  # the budget split between the sessions playing in this process
-        with turns.turn():  # sessions train one at a time, in turn (dashboard.shared.turns)
-            start = clock()
-            s.last_metrics = s.trainer.step_for(share, max_steps)
-            elapsed = clock() - start
+        start = clock()
+        s.last_metrics = s.trainer.step_for(budget_s, max_steps)
+        elapsed = clock() - start
         s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
         if s.trainer.stopped is not None:
             s.playing = False
@@ -174,7 +169,6 @@ def play(key: str, state: MutableMapping | None = None) -> None:
 def pause(key: str, state: MutableMapping | None = None) -> None:
     s = slot(key, state)
     s.playing, s.touched = False, time.perf_counter()
-    TURNS.forget(s)
 
 
 def step_once(key: str, steps: int = 1, state: MutableMapping | None = None) -> None:
