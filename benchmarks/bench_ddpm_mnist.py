@@ -18,6 +18,11 @@ CPU cores. ``--fid``: the classifier Fréchet distance of ``--fid-n`` DDIM-50 di
 held-out digits, next to its floor (two held-out halves of that size), with class entropy and
 coverage: ``engine.diffusion.mnist.evaluate(samplers=["ddim50"])``, the model card's protocol.
 Numbers depend on the machine and on what else runs on it; the target is for 2 quiet cores.
+
+``--quick`` (CI, so the script cannot rot): every table, ``--fid`` included, with the shipped U-Net's
+weights on a T = 100 schedule, 2 digits per call on 1 thread, one run each, 2 inpainting completions
+and ``--fid-n 20`` (a few seconds; the numbers are not the benchmark's). Without the checkpoint it says
+so and exits 0 (1 in a full run); without MNIST the Fréchet table says what is missing.
 """
 
 from __future__ import annotations
@@ -26,27 +31,36 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import replace
 
 import torch
 
 from benchmarks import timing
 from engine.checkpoints import CheckpointError, load_pretrained
-from engine.diffusion.mnist import DDIM_STEPS
+from engine.diffusion.mnist import DDIM_STEPS, MNISTDiffusion
 
 TARGET_S = 3.0  # DDIM-50, 16 digits, 2 CPU cores (the issue)
+QUICK_T = 100  # --quick: the shipped weights on a T = 100 schedule, so every DDIM row (<= 100 steps) still runs
 
 
-def table_speed(model, n: int, repeats: int, ddpm_repeats: int) -> None:
+def shortened(model: MNISTDiffusion, steps: int) -> MNISTDiffusion:
+    """The same U-Net weights on a ``steps``-step schedule (the schedule holds no weights)."""
+    short = MNISTDiffusion(replace(model.config, steps=steps))
+    short.load_state_dict(model.state_dict())
+    return short.eval()
+
+
+def table_speed(model, n: int, repeats: int, ddpm_repeats: int, warmup: int = 1) -> None:
     T = model.schedule.T
-    print(f"\n{n} digits per call, median over {repeats} runs (DDPM: {ddpm_repeats})")
+    print(f"\n{n} digits per call, median over {repeats} runs after {warmup} warm-up runs (DDPM: {ddpm_repeats})")
     print(f"{'sampler':<22}{'calls':>7}{'seconds':>10}{'ms / call':>11}{'ms / digit':>12}")
     x, t = torch.zeros(n, 1, 28, 28), torch.full((n,), T // 2, dtype=torch.long)
     with torch.no_grad():
-        ms = timing.median_ms(lambda: model.eps(x, t), repeats=20, warmup=3)
+        ms = timing.median_ms(lambda: model.eps(x, t), repeats=max(repeats, 20), warmup=3)
     print(f"{'one U-Net call':<22}{1:>7}{ms / 1e3:>10.3f}{ms:>11.1f}{ms / n:>12.2f}")
     results = {}
     for steps in DDIM_STEPS:
-        ms = timing.median_ms(lambda s=steps: model.sample_ddim(n, s, 0.0, seed=0), repeats=repeats, warmup=1)
+        ms = timing.median_ms(lambda s=steps: model.sample_ddim(n, s, 0.0, seed=0), repeats=repeats, warmup=warmup)
         results[steps] = ms / 1e3
         print(f"{f'DDIM {steps} (eta 0)':<22}{steps:>7}{ms / 1e3:>10.3f}{ms / steps:>11.1f}{ms / n:>12.1f}")
     if ddpm_repeats > 0:
@@ -94,7 +108,7 @@ def table_fid(model, n: int) -> None:
     print(f"(entropy in nats; log 10 = {math.log(10):.3f} is every class equally often; classes: > 2% of the digits)")
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--n", type=int, default=16, help="digits per sampling call (default 16)")
@@ -103,23 +117,35 @@ def main() -> None:
     parser.add_argument("--inpaint", type=int, default=4, help="inpainting completions (default 4; 0 skips)")
     parser.add_argument("--fid", action="store_true", help="also the classifier Fréchet of DDIM-50 samples")
     parser.add_argument("--fid-n", type=int, default=500, help="digits for --fid (default 500, the card's)")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help=f"T = {QUICK_T}, 2 digits, 1 thread, one run each, --fid (CI)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.threads = 1  # 2 threads on a busy CI machine can run 10x slower than one
     torch.set_num_threads(args.threads)
     try:
         model, card = load_pretrained("ddpm", device="cpu")
     except CheckpointError as error:
-        print(f"no ddpm checkpoint: {error}")
-        sys.exit(1)
+        print(f"no ddpm checkpoint, so nothing to time: {error}")
+        return 0 if args.quick else 1
     training = card.get("training", {})
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads); ddpm checkpoint: "
           f"{card.get('parameters', '?')} parameters, channels {card.get('config', {}).get('channels')}, "
           f"trained {training.get('steps', '?')} steps")
-    table_speed(model, args.n, args.repeats, args.ddpm_repeats)
+    warmup = 1
+    if args.quick:
+        model = shortened(model, QUICK_T)
+        args.n, args.repeats, args.ddpm_repeats, args.inpaint, args.fid, args.fid_n = 2, 1, 1, 2, True, 20
+        warmup = 0
+        print(f"--quick: the shipped weights on a T = {QUICK_T} schedule, {args.n} digits, one run each "
+              "(the numbers are not the benchmark's)")
+    table_speed(model, args.n, args.repeats, args.ddpm_repeats, warmup)
     if args.inpaint > 0:
         table_inpaint(model, args.inpaint)
     if args.fid:
         table_fid(model, args.fid_n)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

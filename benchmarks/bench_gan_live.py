@@ -15,6 +15,8 @@ Run from the repo root (2 CPU cores is the target machine; the browser shares th
 
     python -m benchmarks.bench_gan_live [--seconds 15] [--presets default collapse cover_all]
                                         [--screenshots DIR]
+    python -m benchmarks.bench_gan_live --quick    # CI, so the script cannot rot: every preset,
+                                                   # 1 s of play after 0.5 s, 0.5 s headless (~30 s)
 
 Targets (issue 6): >= 300 iterations/s while drawing at >= 2 frames/s.
 """
@@ -54,8 +56,9 @@ SAMPLER = """
 """
 
 
-def live_run(browser, url: str, preset: str, seconds: float, screenshots: Path | None) -> dict:
-    from dashboard.ui.i18n import translate
+def live_run(browser, url: str, preset: str, seconds: float, screenshots: Path | None,
+             warmup_s: float = 1.5) -> dict:
+    from dashboard.shared.i18n import translate
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(120_000)
@@ -72,7 +75,7 @@ def live_run(browser, url: str, preset: str, seconds: float, screenshots: Path |
         view.scroll_into_view_if_needed()
         page.locator(".st-key-gan_live_play button").click()
         page.wait_for_selector(".st-key-gan_live_pause button")
-        page.wait_for_timeout(1500)  # the first ticks: torch warm-up, layout settling
+        page.wait_for_timeout(int(1000 * warmup_s))  # the first ticks: torch warm-up, layout settling
         samples = page.evaluate(SAMPLER, [seconds])
         if screenshots is not None:
             screenshots.mkdir(parents=True, exist_ok=True)
@@ -110,18 +113,21 @@ def headless_rate(preset: str, seconds: float = 3.0) -> float:
     return taken / (time.perf_counter() - start)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--presets", nargs="+", default=["default", "collapse", "cover_all"])
     parser.add_argument("--screenshots", type=Path, default=None)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true",
+                        help="1 s of play after 0.5 s, 0.5 s headless, per preset (CI)")
+    args = parser.parse_args(argv)
+    seconds, warmup, headless_s = (1.0, 0.5, 0.5) if args.quick else (args.seconds, 1.5, 3.0)
     rows = []
     with server_and_browser("bench-gan-live-server.log") as (url, browser):
         for preset in args.presets:
-            live = live_run(browser, url, preset, args.seconds, args.screenshots)
-            rows.append((preset, live, headless_rate(preset)))
-    print(f"{os.cpu_count()} CPU cores; {args.seconds:g} s of play per preset after 1.5 s of warm-up")
+            live = live_run(browser, url, preset, seconds, args.screenshots, warmup)
+            rows.append((preset, live, headless_rate(preset, headless_s)))
+    print(f"{os.cpu_count()} CPU cores; {seconds:g} s of play per preset after {warmup:g} s of warm-up")
     header = (f"{'preset':<11}{'iters/s live':>14}{'frames/s':>10}{'redraws/s':>11}{'worst gap s':>13}"
               f"{'iters/s headless':>18}{'live/headless':>15}  target")
     print(header)

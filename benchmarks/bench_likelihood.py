@@ -4,10 +4,12 @@ Run from anywhere: ``python -m benchmarks.bench_likelihood``. Prints one row per
 median wall time (ms) over REPEATS runs after WARMUP runs (time.perf_counter), then the MLE
 trainer's steps per second (full batch, n = 500, median of REPEATS timed blocks of STEPS steps).
 Data: n = 500 draws from a 3-component 1D mixture (seeded), held-out set of the same size.
+``--quick`` (CI, so the script cannot rot): 2 runs after 1 warm-up, one block of 20 trainer steps.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -30,6 +32,7 @@ from engine.mle import MLEConfig, MLETrainer
 WARMUP = 2
 REPEATS = 15
 STEPS = 200  # trainer steps per timed block
+QUICK = (1, 2, 20, 1)  # --quick: warm-up runs, repeats, steps per block, blocks
 
 P = Mixture((Normal(-2.0, 0.6), Normal(0.5, 0.8), Normal(2.5, 0.5)), (0.3, 0.45, 0.25))
 TRAIN = P.sample(500, rng=0)
@@ -55,33 +58,34 @@ CASES = {
 }
 
 
-def median_ms(fn, repeats: int = REPEATS) -> float:
-    return timing.median_ms(fn, repeats, WARMUP)
-
-
-def steps_per_second(config: MLEConfig) -> float:
+def steps_per_second(config: MLEConfig, warmup: int, steps: int, blocks: int) -> float:
     trainer = MLETrainer(config, TRAIN)
-    trainer.step(WARMUP * 10)
+    trainer.step(warmup * 10)
     rates = []
-    for _ in range(REPEATS // 3):
+    for _ in range(blocks):
         start = time.perf_counter()
-        trainer.step(STEPS)
-        rates.append(STEPS / (time.perf_counter() - start))
+        trainer.step(steps)
+        rates.append(steps / (time.perf_counter() - start))
     return statistics.median(rates)
 
 
-def main() -> None:
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 runs per case, 20 trainer steps (CI)")
+    quick = parser.parse_args(argv).quick
+    warmup, repeats, steps, blocks = QUICK if quick else (WARMUP, REPEATS, STEPS, REPEATS // 3)
+    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+          f"median over {repeats} runs after {warmup} warm-up runs")
     width = max(len(name) for name in CASES) + 2
     print(f"{'case':<{width}}{'median ms':>10}")
     for name, fn in CASES.items():
-        print(f"{name:<{width}}{median_ms(fn):>10.2f}")
+        print(f"{name:<{width}}{timing.median_ms(fn, repeats, warmup):>10.2f}")
     print()
-    print(f"{'MLETrainer (full batch, n=500)':<{width}}{'steps/s':>10}")
+    print(f"{'MLETrainer (full batch, n=500)':<{width}}{'steps/s':>10}   (median of {blocks} x {steps} steps)")
     for label, cfg in [("gaussian, adam", MLEConfig(family="gaussian", optimizer="adam")),
                        ("mixture k=3, adam", MLEConfig(family="mixture", k=3, optimizer="adam")),
                        ("mixture k=3, sgd", MLEConfig(family="mixture", k=3, optimizer="sgd", lr=0.01))]:
-        print(f"{label:<{width}}{steps_per_second(cfg):>10.0f}")
+        print(f"{label:<{width}}{steps_per_second(cfg, warmup, steps, blocks):>10.0f}")
 
 
 if __name__ == "__main__":

@@ -26,3 +26,21 @@ def test_live_frames_benchmark_prints_its_table(chromium_executable):
         # Fading is switched off inside live panels by CSS, so this share is 0 whatever the machine's load.
         assert dimmed == 0.0, f"{name}: charts dimmed in {dimmed}% of frames\n{done.stdout}"
         assert row[8] == "yes", f"{name}: training went on after pause\n{done.stdout}"
+
+
+def test_gan_live_benchmark_prints_its_table(chromium_executable):
+    from engine.gan.live import PRESETS
+
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_gan_live", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    presets = ["default", *PRESETS]
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()
+            if line.split() and line.split()[0] in presets}
+    assert set(rows) == set(presets), done.stdout
+    for name, row in rows.items():
+        live, fps, headless = float(row[1]), float(row[2]), float(row[5])
+        # Rates are not asserted (a loaded machine may show no new step in 1 s); they must be numbers.
+        assert live >= 0 and fps >= 0 and headless > 0, f"{name}: {row}\n{done.stdout}"
+        assert row[-1] in ("met", "MISSED"), done.stdout
+    assert "median live iterations/s" in done.stdout
