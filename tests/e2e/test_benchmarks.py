@@ -44,3 +44,16 @@ def test_gan_live_benchmark_prints_its_table(chromium_executable):
         assert live >= 0 and fps >= 0 and headless > 0, f"{name}: {row}\n{done.stdout}"
         assert row[-1] in ("met", "MISSED"), done.stdout
     assert "median live iterations/s" in done.stdout
+
+
+def test_sections_benchmark_shows_each_slider_rerunning_its_own_section_only(chromium_executable):
+    """bench_sections --quick in a real browser: a slider step inside a section reruns that section
+    alone (one section run), while with sections drawn inline (GENMODELS_FRAGMENTS=0) it reruns them all."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_sections", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines() if re.match(r"(divergences|gan)\s", line)]
+    assert len(rows) >= 6, done.stdout
+    for row in rows:
+        runs, page_runs = int(row[-6]), int(row[-3])
+        assert runs == 1 and page_runs > 1, f"{' '.join(row)}\n{done.stdout}"
