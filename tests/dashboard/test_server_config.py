@@ -24,3 +24,16 @@ def test_magic_and_file_watching_stay_off():
     s = settings()
     assert s["runner"]["magicEnabled"] is False
     assert s["server"]["fileWatcherType"] == "none"
+
+
+def test_upload_size_is_bounded_just_above_the_apps_csv_limit():
+    """Streamlit's default lets one upload put 200 MB in a shared server's memory; the app reads
+    only point CSVs up to ``MAX_BYTES``. The option is whole megabytes (1,000,000 bytes in the
+    browser's check, 1 MiB on the server): the smaller unit must still let a file at the app's
+    limit through, so the app, not Streamlit, explains what is too large."""
+    from engine.data.points import MAX_BYTES
+
+    limit_mb = settings()["server"]["maxUploadSize"]
+    assert isinstance(limit_mb, int) and not isinstance(limit_mb, bool)
+    assert limit_mb * 1_000_000 > MAX_BYTES
+    assert limit_mb <= max(1, -(-MAX_BYTES // 1_000_000) + 1), "far above what the app accepts"
