@@ -57,3 +57,16 @@ def test_sections_benchmark_shows_each_slider_rerunning_its_own_section_only(chr
     for row in rows:
         runs, page_runs = int(row[-6]), int(row[-3])
         assert runs == 1 and page_runs > 1, f"{' '.join(row)}\n{done.stdout}"
+
+
+def test_classroom_benchmark_prints_both_setups(chromium_executable):
+    """bench_classroom --quick: one plain process and two workers behind HAProxy, 1 and 2 sessions each,
+    every session's step counter moving (its numbers are the benchmark's to report, not asserted)."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_classroom", "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines() if re.match(r"(plain|2 workers)\s", line)]
+    assert len(rows) == 4, done.stdout
+    for row in rows:
+        minimum = float(row[-9])  # the slowest session's iterations/s
+        assert minimum > 0, f"a session did not train: {' '.join(row)}\n{done.stdout}"
