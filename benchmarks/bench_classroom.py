@@ -29,25 +29,13 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_server, wait_idle
+from benchmarks.bench_gan_live import SAMPLER
+from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_server, wait_healthy, wait_idle
 
 STEP = re.compile(r"step ([\d,]+)")
-SAMPLER = """
-([seconds]) => new Promise(resolve => {
-  const out = [];
-  const start = performance.now();
-  const timer = setInterval(() => {
-    const view = document.querySelector('.st-key-gan_live_view');
-    const caption = view ? view.querySelector('[data-testid="stCaptionContainer"]') : null;
-    out.push([performance.now() - start, caption ? caption.innerText : '']);
-    if (performance.now() - start > seconds * 1000) { clearInterval(timer); resolve(out); }
-  }, 100);
-})
-"""
 
 
 def rss_mb(pids: list[int]) -> float:
@@ -72,19 +60,6 @@ def rss_mb(pids: list[int]) -> float:
     return total
 
 
-def healthy(url: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not healthy after {timeout_s} s")
-
-
 @contextmanager
 def plain_server(pin: bool):
     port = free_port()
@@ -103,17 +78,16 @@ def plain_server(pin: bool):
 @contextmanager
 def classroom_server(workers: int):
     port = free_port()
-    log = (ROOT / "test-output" / "bench-classroom-balancer.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "dashboard.classroom", "--workers", str(workers), "--port",
-                                str(port), "--host", "127.0.0.1"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    log = ROOT / "test-output" / "bench-classroom-balancer.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "dashboard.classroom", "--workers", str(workers), "--port",
+                                    str(port), "--host", "127.0.0.1"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
-        healthy(f"http://localhost:{port}")
-        time.sleep(3)  # every worker up, not only the first
+        wait_healthy(f"http://localhost:{port}", process, log)  # the balancer answers once every worker does
         yield f"http://localhost:{port}", [process.pid]
     finally:
         process.terminate()
         process.wait(timeout=30)
-        log.close()
 
 
 def one_round(browser, url: str, sessions: int, seconds: float, pids: list[int]) -> dict:
@@ -137,7 +111,7 @@ def one_round(browser, url: str, sessions: int, seconds: float, pids: list[int])
     rates, updates = [], []
     for handle in handles:
         samples = handle.json_value()
-        points = [(t / 1000.0, int(m[1].replace(",", ""))) for t, text in samples if (m := STEP.search(text))]
+        points = [(t / 1000.0, int(m[1].replace(",", ""))) for t, text, _ in samples if (m := STEP.search(text))]
         changes = [points[0]] + [b for a, b in zip(points, points[1:]) if b[1] != a[1]] if points else []
         if len(changes) >= 2:
             (t0, s0), (t1, s1) = changes[0], changes[-1]

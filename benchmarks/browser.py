@@ -23,24 +23,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
+    """Until ``url``'s ``/_stcore/health`` answers 200 (a Streamlit server or a balancer in front of some);
+    RuntimeError with the end of ``log`` if ``process`` exits first or the time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:4]} exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    raise RuntimeError(f"{url} did not become healthy in {timeout_s:g} s")
+
+
 def start_server(port: int, log: Path) -> subprocess.Popen:
     """``streamlit run dashboard/Home.py`` headless on ``port``, once its health check answers."""
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
                "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=os.environ.copy())
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.3)
-    process.terminate()
-    raise RuntimeError("streamlit did not become healthy in 120 s")
+    wait_healthy(f"http://localhost:{port}", process, log)
+    return process
 
 
 @contextmanager
