@@ -101,7 +101,9 @@ def iwae_table(model: VAE, images, ks=TABLE_KS, samples: int = TABLE_SAMPLES, se
     independent groups of K in one pool of ``samples`` importance samples per image
     (``engine.vae.iwae_estimates``), as float64 numpy arrays (N, len(ks)). Cost: ``samples``
     decoder passes per image (the page's 8 digits x 5000: measured 0.7-0.8 s of CPU time on one thread)."""
-    x = to_input(torch.as_tensor(np.array(images))).to(_device(model))  # a copy: shared digits are read-only
+    # a copy either way: digits shared between sessions are read-only numpy arrays
+    x = images.clone() if torch.is_tensor(images) else torch.from_numpy(np.array(images))
+    x = to_input(x).to(_device(model))
     table = iwae_estimates(model.log_weights(x, samples, torch.Generator().manual_seed(seed)), ks)
     return table._replace(mean=table.mean.cpu().numpy(), stderr=table.stderr.cpu().numpy())
 
