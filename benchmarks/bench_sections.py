@@ -1,11 +1,12 @@
 """Server-side time of what one widget change reruns, for a slider of every section of every page.
 
 Every page section is a fragment (``dashboard.shared.sections.section``): a widget inside it reruns
-that section alone. The server runs with ``GENMODELS_TIMING=1``, so each run of a section prints its
-time; this script moves the first enabled slider under each section header one step with the
-keyboard (as a student would) in headless Chromium, waits until the app is idle, and reads which
-sections ran and how long each took. A slider above every section (the likelihood page's data
-controls) reruns the whole page: then every section runs, and the table says so.
+that section alone, or only the part of it that is a fragment of its own (``sections.part``). The
+server runs with ``GENMODELS_TIMING=1``, so each run of a section prints its time; this script moves
+the first enabled slider under each section header one step with the keyboard (as a student would)
+in headless Chromium, waits until the app is idle, and reads which sections ran and how long each
+took. A slider above every section (the likelihood page's data controls) reruns the whole page: then
+every section runs, and the table says so.
 
 The same steps are then measured with ``GENMODELS_FRAGMENTS=0`` (sections drawn inline: every widget
 reruns the whole page, as before sections were fragments), and the table shows both.
@@ -27,7 +28,7 @@ from benchmarks.browser import ROOT, server_and_browser, wait_idle
 
 PAGES = ("likelihood", "divergences", "vae", "gan", "diffusion")
 LOG_NAME = "bench-sections-server.log"
-LINE = re.compile(r"^section (\S+) ([\d.]+) ms$")
+LINE = re.compile(r"^(section|part) (\S+) ([\d.]+) ms$")
 TARGET_MS = 50.0
 
 # Sliders in the main area: their widget key, the header (h2) they sit under, whether they are enabled.
@@ -50,8 +51,11 @@ SLIDERS = """() => {
 
 def section_lines(log: Path, offset: int) -> tuple[list[tuple[str, float]], int]:
     text = log.read_text(errors="replace")
-    runs = [(m[1], float(m[2])) for line in text[offset:].splitlines() if (m := LINE.match(line.strip()))]
-    return runs, len(text)
+    found = [(m[1], m[2], float(m[3])) for line in text[offset:].splitlines() if (m := LINE.match(line.strip()))]
+    # A part (a fragment inside a section) is timed inside its section's time: count parts only when
+    # no section ran (a widget inside the part reran that part alone).
+    sections = [(name, ms) for kind, name, ms in found if kind == "section"]
+    return sections or [(name, ms) for kind, name, ms in found if kind == "part"], len(text)
 
 
 def measure_page(browser, url: str, log: Path, name: str, repeats: int) -> list[dict]:

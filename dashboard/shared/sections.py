@@ -29,9 +29,7 @@ TIMING = os.environ.get("GENMODELS_TIMING", "") == "1"
 FRAGMENTS = os.environ.get("GENMODELS_FRAGMENTS", "1") != "0"
 
 
-def section(fn: Callable) -> Callable:
-    """``fn`` as a fragment (and, with ``GENMODELS_TIMING=1``, timed)."""
-
+def _timed_fragment(fn: Callable, kind: str) -> Callable:
     @functools.wraps(fn)
     def run(*args, **kwargs):
         start = time.perf_counter()
@@ -40,6 +38,17 @@ def section(fn: Callable) -> Callable:
         finally:
             if TIMING:
                 ms = 1000.0 * (time.perf_counter() - start)
-                print(f"section {fn.__module__}.{fn.__qualname__} {ms:.1f} ms", file=sys.stderr, flush=True)
+                print(f"{kind} {fn.__module__}.{fn.__qualname__} {ms:.1f} ms", file=sys.stderr, flush=True)
 
     return st.fragment(run) if FRAGMENTS else run
+
+
+def section(fn: Callable) -> Callable:
+    """``fn`` as a fragment (and, with ``GENMODELS_TIMING=1``, timed)."""
+    return _timed_fragment(fn, "section")
+
+
+def part(fn: Callable) -> Callable:
+    """A fragment inside a section, for widgets whose effect stays in one part of it (the VAE's decoder
+    at (z1, z2)): they rerun that part alone. Timed as ``part ...`` (inside its section's time)."""
+    return _timed_fragment(fn, "part")

@@ -25,7 +25,7 @@ from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
 from dashboard.shared.mnist import class_figure, data_text, heldout
 from dashboard.shared.models import pretrained
-from dashboard.shared.sections import section
+from dashboard.shared.sections import part, section
 from engine import diffusion as dm
 from engine.diffusion.mnist import DDIM_STEPS, to_network
 from engine.mnist import metrics
@@ -346,6 +346,15 @@ def card_part(card: dict, labels: dict) -> None:
         st.code(card.get("rebuild", "python -m engine.train ddpm"), language="bash")
 
 
+@part
+def grid_part(model, card: dict, labels: dict) -> None:
+    """Generate, scrub, one step: what the grid's widgets change, a fragment inside the section, so they
+    do not redraw the samplers' table and the model card below."""
+    result = generate_part(model, card, labels)
+    scrub_part(result, labels)
+    step_part(model, result)
+
+
 @section
 def section() -> None:
     st.header(t("diffusion_mnist.title"), anchor=False)
@@ -355,8 +364,6 @@ def section() -> None:
         return
     model, card = loaded
     labels = series_labels(current_language())
-    result = generate_part(model, card, labels)
-    scrub_part(result, labels)
-    step_part(model, result)
+    grid_part(model, card, labels)
     samplers_part(card, labels)
     card_part(card, labels)

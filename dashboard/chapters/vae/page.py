@@ -19,7 +19,7 @@ from dashboard.shared.images import tile
 from dashboard.shared.mnist import heldout
 from dashboard.shared.models import pretrained
 from dashboard.shared.plotting import format_value, surface_with_path
-from dashboard.shared.sections import section
+from dashboard.shared.sections import part, section
 from engine import toy2d
 from engine.distributions import Normal
 from engine.vae import VAEConfig, latent
@@ -193,6 +193,16 @@ def live_section() -> None:
     live.run("vae", draw, step_sizes=(10, 100))
 
 
+@part
+def decoded_at(model) -> None:
+    """The digit the 2D VAE decodes at (z1, z2): a fragment inside the MNIST section, so the two sliders
+    rerun one decoder call and one image, not the section's grids and reconstructions."""
+    z1 = st.slider("z₁", -3.0, 3.0, 0.0, 0.1, key="vae_z1")
+    z2 = st.slider("z₂", -3.0, 3.0, 0.0, 0.1, key="vae_z2")
+    st.image(tile(latent.decode(model, [[z1, z2]]), 1), width=140, clamp=True,
+             caption=t("vae.mnist.decoded", z1=z1, z2=z2))
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def latent_views(_models: tuple, names: tuple, n_codes: int = 1000):
     """Codes of held-out digits for each model and decoded images (cached per set of models)."""
@@ -236,10 +246,7 @@ def mnist_section() -> None:
             if digits is not None:
                 codes = views["vae2d"]["codes"]
                 st.plotly_chart(plots.codes_figure(codes, digits.labels[:len(codes)], labels=labels), key="vae_codes")
-            z1 = st.slider("z₁", -3.0, 3.0, 0.0, 0.1, key="vae_z1")
-            z2 = st.slider("z₂", -3.0, 3.0, 0.0, 0.1, key="vae_z2")
-            st.image(tile(latent.decode(loaded["vae2d"][0], [[z1, z2]]), 1), width=140, clamp=True,
-                     caption=t("vae.mnist.decoded", z1=z1, z2=z2))
+            decoded_at(loaded["vae2d"][0])
     with samples_tab:
         model = loaded["vae"][0]
         if digits is not None:
