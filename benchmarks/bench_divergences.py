@@ -15,7 +15,8 @@ import numpy as np
 
 from benchmarks import timing
 from engine.distributions import Mixture, Normal, Uniform
-from engine.divergences import divergence_report, js, kl, reverse_kl, shift_sweep, tv, wasserstein
+from engine.divergences import divergence_report, js, kl, reverse_kl, tv, wasserstein
+from engine.shift_sweep import shift_sweep
 
 WARMUP = 3
 REPEATS = 25

@@ -17,14 +17,13 @@ import numpy as np
 import torch
 
 from benchmarks import timing
+from engine.capacity import kde_capacity_curve, mixture_capacity_curve
 from engine.distributions import Mixture, Normal
 from engine.likelihood import (
     em_mixture,
     fit_gaussian,
     kde,
-    kde_capacity_curve,
     kl_decomposition,
-    mixture_capacity_curve,
     standard_error_curve,
 )
 from engine.mle import MLEConfig, MLETrainer

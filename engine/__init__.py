@@ -10,12 +10,14 @@ the numbers the dashboard shows. Import the module you need; nothing heavy loads
 Modules:
     distributions  1D toy distributions: pdf/logpdf, cdf, ppf, sample(n, rng)
     divergences    KL, reverse KL, JS, TV, W1, W2 between 1D distributions (nats)
+    shift_sweep    all six as Q slides past P, with their slopes (disjoint supports)
     checks         the shared argument checks (positive numbers, whole numbers)
     quadrature     adaptive Gauss-Legendre panels and the safeguarded Newton root finder
     transport      sample-based optimal transport (1D and equal-size 2D point sets), sliced Wasserstein
     projections    fitting one Gaussian by forward vs reverse KL (mode covering vs seeking)
     toy2d          2D toy point clouds (gaussian, ring, moons, eight Gaussians, spiral, swiss roll) by name
     likelihood     closed-form and EM fits, KDEs, entropy / cross-entropy, Monte Carlo curves
+    capacity       train vs held-out likelihood along a model's capacity; distance to the training set
     gaussians      multivariate Gaussians and Gaussian mixtures (and the helpers the KDEs share)
     kde            Gaussian KDEs: 1D (a Distribution, with cdf / ppf / breakpoints) and d-dimensional
     training       the live-trainer protocol: step, stop on non-finite, rewind, resume

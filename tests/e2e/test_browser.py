@@ -176,3 +176,36 @@ def test_reverse_process_animation_plays_in_the_browser(page, streamlit_server):
     assert before["x"] and after["x"] != before["x"]  # the particles moved
     assert page.evaluate(SCRIPT_IDLE)  # ... without asking the server for anything
     assert_no_errors(page)
+
+
+# Every image on the page as (its caption, its URL): Streamlit names media by their content.
+IMAGES = """() => Array.from(document.querySelectorAll('[data-testid="stImage"]'))
+    .map(el => [el.innerText.trim(), el.querySelector('img')?.getAttribute('src') ?? ''])"""
+
+
+def test_a_new_mnist_generation_reaches_the_scrubber(page, streamlit_server):
+    """The MNIST grid's settings and the scrubber are fragments of their own: pressing Generate must
+    still redraw the scrubber (and the one-step view) from the new digits, not the old ones."""
+    page.goto(f"{streamlit_server}/diffusion?lang=en", wait_until="domcontentloaded")
+    wait_for_heading(page, translate("en", "diffusion.title"))
+    scrub = tuple(translate("en", f"diffusion_mnist.scrub.{key}", t="|").split("|")[0]
+                  for key in ("xt_caption", "x0_caption"))  # the captions up to their step
+
+    def scrub_images() -> dict:
+        return {caption: src for caption, src in page.evaluate(IMAGES) if caption.startswith(scrub)}
+
+    before = scrub_images()
+    assert len(before) == 2 and all(before.values()), before
+    seed = page.locator(".st-key-diffusion_mnist_seed input")
+    seed.fill("7")
+    seed.press("Enter")
+    wait_until_idle(page)
+    assert scrub_images() == before  # a setting alone changes nothing below the grid
+    page.locator(".st-key-diffusion_mnist_generate button").click()
+    page.wait_for_function(f"(before) => !({IMAGES})().some(([c, src]) => before.includes(src))",
+                           arg=list(before.values()), timeout=LOAD_TIMEOUT_MS)
+    wait_until_idle(page)
+    after = scrub_images()
+    assert after.keys() == before.keys()  # the same kept steps ...
+    assert all(after[c] != before[c] for c in before), (before, after)  # ... of the new digits
+    assert_no_errors(page)

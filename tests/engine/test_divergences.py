@@ -29,11 +29,11 @@ from engine.divergences import (
     kl_uniform,
     quantile_coupling,
     reverse_kl,
-    shift_sweep,
     tv,
     w2_normal,
     wasserstein,
 )
+from engine.shift_sweep import shift_sweep
 
 REL = 1e-9
 QUAD_REL = 1e-9

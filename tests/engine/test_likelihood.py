@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from engine import divergences as dv
+from engine.capacity import CapacityCurve, kde_capacity_curve, mixture_capacity_curve, nearest_distances
 from engine.distributions import Mixture, Normal, Uniform
 from engine.gaussians import GaussianMixture, MultivariateNormal
 from engine.kde import GaussianKDE, MultivariateKDE
 from engine.likelihood import (
     VAR_FLOOR,
-    CapacityCurve,
     KLDecomposition,
     em_mixture,
     entropy,
@@ -36,13 +36,10 @@ from engine.likelihood import (
     fit_gaussian,
     fit_mixture,
     kde,
-    kde_capacity_curve,
     kl_decomposition,
     log_likelihood_variance,
     mc_log_likelihood,
     mean_log_likelihood,
-    mixture_capacity_curve,
-    nearest_distances,
     standard_error_curve,
 )
 

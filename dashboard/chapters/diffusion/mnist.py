@@ -16,14 +16,14 @@ import math
 import time
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 import torch
 
 from dashboard.chapters.diffusion import mnist_plots as plots
+from dashboard.chapters.diffusion.mnist_card import card_part, sampler_label, samplers_part
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
-from dashboard.shared.mnist import class_figure, data_text, heldout
+from dashboard.shared.mnist import class_figure, heldout
 from dashboard.shared.models import pretrained
 from dashboard.shared.sections import part, section
 from engine import diffusion as dm
@@ -148,15 +148,21 @@ def run_or_reuse(model, card: dict, wanted: dict) -> dict:
     return {**result, "reused": False}
 
 
-def generate_part(model, card: dict, labels: dict) -> dict:
+@part
+def generate_part(model, card: dict, labels: dict) -> None:
+    """The grid and its settings. A fragment of its own, so that moving a setting redraws only this; a new
+    generation after a press reruns the page, for the scrubber and the one-step view to show it."""
     st.subheader(t("diffusion_mnist.generate.title"), anchor=False)
     st.markdown(t("diffusion_mnist.generate.body"))
     wanted = settings(model)
     result = st.session_state.get(RESULT)
-    if wanted.pop("pressed") or result is None or result.get("sha256") != card["sha256"]:
+    pressed = wanted.pop("pressed")
+    if pressed or result is None or result.get("sha256") != card["sha256"]:
         result = run_or_reuse(model, card, wanted)
         result["classes"] = classify_grid(result["images"])  # per session: the classifier may come and go
         st.session_state[RESULT] = result
+        if pressed:
+            st.rerun()  # the parts below were drawn from the previous generation
     elif differs(result, wanted):
         st.caption(t("diffusion_mnist.generate.stale"))
     grid_col, class_col = st.columns([1, 1.1])
@@ -174,17 +180,12 @@ def generate_part(model, card: dict, labels: dict) -> dict:
             st.caption(t("diffusion_mnist.generate.class_caption", n=n, covered=classes["covered"],
                          expected=10 * (1 - 0.9**n), entropy=classes["entropy"], max=math.log(10),
                          confidence=classes["confidence"], n_eval=card.get("evaluation", {}).get("n_samples", "?")))
-    return result
 
 
 def differs(result: dict, wanted: dict) -> bool:
     """Whether the widgets now ask for another grid than the one shown (DDPM ignores steps and eta)."""
     keys = ("sampler", "n", "seed") + (("steps", "eta") if wanted["sampler"] == "ddim" else ())
     return any(result[k] != wanted[k] for k in keys)
-
-
-def sampler_label(sampler: str, calls: int) -> str:
-    return t(f"diffusion_mnist.generate.label_{sampler}", steps=calls)
 
 
 # ---------------------------------------------------------------- scrubbing
@@ -194,7 +195,9 @@ def rms_to_final(frames: np.ndarray) -> np.ndarray:
     return np.sqrt(((x - x[-1]) ** 2).mean(axis=(1, 2, 3)))
 
 
-def scrub_part(result: dict, labels: dict) -> None:
+@part
+def scrub_part(labels: dict) -> None:
+    result = st.session_state[RESULT]
     st.subheader(t("diffusion_mnist.scrub.title"), anchor=False)
     st.markdown(t("diffusion_mnist.scrub.body"))
     steps = [int(s) for s in result["frame_steps"]]
@@ -238,7 +241,9 @@ def pick_digit(result: dict) -> tuple[np.ndarray, str]:
     return image, t(f"diffusion_mnist.step.from_{source}", index=index)
 
 
-def step_part(model, result: dict) -> None:
+@part
+def step_part(model) -> None:
+    result = st.session_state[RESULT]
     st.subheader(t("diffusion_mnist.step.title"), anchor=False)
     st.markdown(t("diffusion_mnist.step.body"))
     image, origin = pick_digit(result)
@@ -269,92 +274,6 @@ def step_part(model, result: dict) -> None:
                  eps_coef=sch.betas[step] / a, clipped=100 * s.clipped, sigma=s.sigma))
 
 
-# ---------------------------------------------------------------- DDPM against DDIM, the model card
-def sampler_rows(card: dict) -> list[dict]:
-    """The card's samplers in order DDPM, DDIM-10 ... DDIM-100 (those present), with their network calls."""
-    table = card.get("evaluation", {}).get("samplers", {})
-    T = card.get("config", {}).get("steps", 1000)
-    rows = []
-    for name in ["ddpm"] + [f"ddim{s}" for s in DDIM_STEPS]:
-        if name in table and isinstance(table[name], dict) and "frechet" in table[name]:
-            calls = T if name == "ddpm" else int(name[4:])
-            rows.append({"key": name, "name": sampler_label("ddpm" if name == "ddpm" else "ddim", calls),
-                         "calls": calls, **table[name]})
-    return rows
-
-
-def samplers_part(card: dict, labels: dict) -> None:
-    st.subheader(t("diffusion_mnist.samplers.title"), anchor=False)
-    st.markdown(t("diffusion_mnist.samplers.body"))
-    st.latex(t("diffusion_mnist.samplers.ddim_equation"))
-    rows = sampler_rows(card)
-    floor = card.get("metrics", {}).get("frechet_floor_same_size")
-    n = card.get("evaluation", {}).get("n_samples", "?")
-    if not rows:
-        st.info(t("diffusion_mnist.samplers.none"), icon=":material/info:")
-        return
-    c = {key: t(f"diffusion_mnist.samplers.columns.{key}") for key in
-         ("sampler", "calls", "frechet", "floor", "ratio", "entropy", "covered", "confidence", "ms")}
-    frame = pd.DataFrame([{c["sampler"]: r["name"], c["calls"]: r["calls"], c["frechet"]: r["frechet"],
-                           c["floor"]: floor, c["ratio"]: r["frechet"] / floor if floor else None,
-                           c["entropy"]: r.get("class_entropy"), c["covered"]: r.get("classes_covered"),
-                           c["confidence"]: r.get("mean_confidence"),
-                           c["ms"]: 1000 * r["seconds_per_digit"] if "seconds_per_digit" in r else None}
-                          for r in rows])
-    st.dataframe(frame, hide_index=True, key="diffusion_mnist_table",
-                 column_config={c["frechet"]: st.column_config.NumberColumn(format="%.1f"),
-                                c["floor"]: st.column_config.NumberColumn(format="%.1f"),
-                                c["ratio"]: st.column_config.NumberColumn(format="%.2f"),
-                                c["entropy"]: st.column_config.NumberColumn(format="%.3f"),
-                                c["confidence"]: st.column_config.NumberColumn(format="%.3f"),
-                                c["ms"]: st.column_config.NumberColumn(format="%.1f")})
-    st.caption(t("diffusion_mnist.samplers.caption", n=n, max=math.log(10)))
-    missing = [s for s in ["ddpm"] + [f"ddim{s}" for s in DDIM_STEPS] if s not in {r["key"] for r in rows}]
-    if missing:
-        st.info(t("diffusion_mnist.samplers.partial", missing=", ".join(missing), rebuild=card.get("rebuild", "")),
-                icon=":material/info:")
-    st.plotly_chart(plots.sampler_figure(rows, floor, labels=labels), key="diffusion_mnist_samplers")
-
-
-def number(value, fmt: str = ".1f") -> str:
-    return format(value, fmt) if isinstance(value, int | float) else "—"
-
-
-def card_part(card: dict, labels: dict) -> None:
-    with st.expander(t("diffusion_mnist.card.title"), icon=":material/description:"):
-        m, training, config = card.get("metrics", {}), card.get("training", {}), card.get("config", {})
-        entries = [("ddpm", number(m.get("ddpm_frechet"))), ("ddim50", number(m.get("ddim50_frechet"))),
-                   ("floor", number(m.get("frechet_floor_same_size")))]
-        for column, (key, value) in zip(st.columns(len(entries)), entries):
-            column.metric(t(f"diffusion_mnist.card.{key}"), value, help=t("diffusion_mnist.card.frechet_help",
-                          n=card.get("evaluation", {}).get("n_samples", "?")), border=True)
-        st.markdown(t("diffusion_mnist.card.architecture", channels=", ".join(map(str, config.get("channels", []))),
-                      embedding=config.get("embedding", "?"), T=config.get("steps", "?"),
-                      schedule=config.get("schedule", "?"), parameters=card.get("parameters", 0)))
-        st.markdown(t("diffusion_mnist.card.training", steps=training.get("steps", 0),
-                      epochs=training.get("epochs", 0.0), seconds=training.get("wall_time_s", 0.0),
-                      device=card.get("device", {}).get("kind", "?"), threads=training.get("threads", "?"),
-                      batch=config.get("batch_size", "?"), lr=config.get("lr", "?"), warmup=config.get("warmup", "?"),
-                      ema=config.get("ema", "?")))
-        if "data" in card:
-            st.markdown(t("diffusion_mnist.card.data", data=data_text(card["data"])))
-        curve = training.get("loss_curve") or []
-        if curve:
-            st.plotly_chart(plots.loss_figure(curve, labels=labels), key="diffusion_mnist_loss")
-            st.caption(t("diffusion_mnist.card.loss_caption"))
-        st.caption(t("diffusion_mnist.card.rebuild"))
-        st.code(card.get("rebuild", "python -m engine.train ddpm"), language="bash")
-
-
-@part
-def grid_part(model, card: dict, labels: dict) -> None:
-    """Generate, scrub, one step: what the grid's widgets change, a fragment inside the section, so they
-    do not redraw the samplers' table and the model card below."""
-    result = generate_part(model, card, labels)
-    scrub_part(result, labels)
-    step_part(model, result)
-
-
 @section
 def section() -> None:
     st.header(t("diffusion_mnist.title"), anchor=False)
@@ -364,6 +283,8 @@ def section() -> None:
         return
     model, card = loaded
     labels = series_labels(current_language())
-    grid_part(model, card, labels)
+    generate_part(model, card, labels)  # each part a fragment: its widgets redraw only that part
+    scrub_part(labels)
+    step_part(model)
     samplers_part(card, labels)
     card_part(card, labels)

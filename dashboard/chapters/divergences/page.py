@@ -18,6 +18,7 @@ from dashboard.shared.sections import section
 from engine import divergences as D
 from engine import projections, toy2d, transport
 from engine.distributions import Normal, Uniform, two_normal_mixture
+from engine.shift_sweep import shift_sweep as sweep_divergences
 
 DEFAULT_P = DistSpec("mixture", location=0.0, scale=0.6, weight=0.5, separation=3.0)
 DEFAULT_Q = DistSpec("normal", location=1.0, scale=1.8)  # wider than P: the CDFs cross, so W1 > |mean gap|
@@ -81,7 +82,7 @@ def wasserstein_views(x, p, q, curves, labels: dict) -> None:
 def shift_sweep(shape: str, width: float):
     """Divergences between P and P shifted by θ, for every θ on the sweep grid (cached per shape)."""
     base = Uniform(-width / 2, width / 2) if shape == "uniform" else Normal(0.0, width / 2)
-    return base, D.shift_sweep(base, base, SWEEP_THETAS)
+    return base, sweep_divergences(base, base, SWEEP_THETAS)
 
 
 # Figures below are cached whole (keyed by their controls and the language): a slider in the top

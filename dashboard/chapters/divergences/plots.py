@@ -109,7 +109,7 @@ def _isolated_marker_sizes(values) -> list[int]:
 def sweep_figure(sweep, theta_now: float, *, labels: dict, height: int = 520) -> go.Figure:
     """Small multiples: each divergence against the shift θ (top row) and its slope d/dθ (bottom).
 
-    ``sweep`` is an ``engine.divergences.ShiftSweep``. Infinite values become gaps; the θ where
+    ``sweep`` is an ``engine.shift_sweep.ShiftSweep``. Infinite values become gaps; the θ where
     KL(P‖Q) is infinite get a red band in the KL panel. Subplot k (1..8, row-major) uses axes
     x{k}/y{k}, so the top row is 1..4 and the bottom row 5..8.
     """

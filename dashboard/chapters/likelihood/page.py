@@ -16,8 +16,8 @@ from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.plotting import format_value, plot_grid, power_label, surface_with_path
 from dashboard.shared.sections import section
+from engine import capacity, toy2d
 from engine import likelihood as L
-from engine import toy2d
 from engine.mle import MLEConfig, MLETrainer, excursion, loglik_surface
 
 DEFAULT_DATA = DistSpec("mixture", location=0.0, scale=0.5, weight=0.35, separation=3.0)
@@ -169,11 +169,11 @@ def capacity_view(spec: DistSpec, n: int, seed: int, memorise_h: float, lang: st
     train, test = make_data(spec, n, seed)
     labels = series_labels(lang)
     ks = np.arange(1, 11)
-    mixture = L.mixture_capacity_curve(train, test, ks, seed=seed, **EM_CURVE)
-    kde = L.kde_capacity_curve(train, test, BANDWIDTHS)
+    mixture = capacity.mixture_capacity_curve(train, test, ks, seed=seed, **EM_CURVE)
+    kde = capacity.kde_capacity_curve(train, test, BANDWIDTHS)
     rng = np.random.default_rng(seed + 3)
-    copies = L.nearest_distances(L.kde(train, memorise_h).sample(500, rng), train)
-    fresh = L.nearest_distances(spec.build().sample(500, rng), train)
+    copies = capacity.nearest_distances(L.kde(train, memorise_h).sample(500, rng), train)
+    fresh = capacity.nearest_distances(spec.build().sample(500, rng), train)
     return mixture, kde, copies, fresh, labels
 
 
