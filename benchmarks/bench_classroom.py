@@ -1,20 +1,36 @@
-"""A class at once: S browser sessions open the GAN page together, then all press Play on the live
+"""A class at once: S sessions open the GAN page together, then all press Play on the live
 2D GAN. Measured for (a) one plain Streamlit process and (b) K worker processes behind HAProxy
 (``python -m dashboard.classroom``), in the same run.
 
-Per setup and S it prints: page first-load p50 / p95 (all S contexts navigate at the same moment,
-until the live section's Play button is on screen and the app is idle), per-session training
+Per setup and S it prints: page first-load p50 / p95 (all S sessions open at the same moment; when a
+page counts as loaded depends on the clients, below), per-session training
 iterations/s (min / median / max, from each page's own step counter over ``--seconds``), the
 total, the slowest/fastest ratio, chart updates/s per session (changes of the step caption: frames
 the server sent and the browser drew), and the servers' resident memory (sum over the worker
 processes, from /proc) before the sessions and while they play.
 
-Clients: one headless Chromium (Debian's) with S browser contexts, driven from this process.
-On 2 cores the browser competes with the servers; with ``--pin`` (default on) the plain server is
-pinned to core 0 and this process and its Chromium to core 1 (taskset / sched_setaffinity), as in
-the issue's baseline; the K workers are not pinned (each should own a core), only the clients are.
+Clients (``--clients``):
 
-Run from the repo root:  python -m benchmarks.bench_classroom [--sessions 1 4 8] [--seconds 10] [--workers 2]
+* ``protocol`` (default): ``benchmarks.protocol_client.Session``, Streamlit's websocket protocol
+  spoken from Python, all S sessions in one asyncio loop in this process. They do on the wire what
+  the browser does (load the page over HTTP, ask for runs, follow the live fragment's rerun timer,
+  click Play) and draw nothing, so they cost the machine little: what is measured is the server. A
+  page counts as loaded when its first script run has finished (everything sent; the browser's
+  drawing comes on top).
+* ``browser``: one headless Chromium (Debian's) with S browser contexts. A tab drawing the live GAN
+  costs more CPU than the server spends on it, so on 2 cores this measures the browser as much as
+  the server; a page counts as loaded when Play is on screen and the app is idle.
+
+With ``--pin`` (default on) this process (and its Chromium) runs on core 1 and the plain server on
+core 0 (sched_setaffinity), as in the issue's baseline; the K workers are not pinned (each should
+own a core), only the clients are.
+
+Without ``--cold`` the rounds share one server per setup, so only the first round opens the page on
+a cold server (the first visit imports torch and builds what every session shares); with ``--cold``
+every round starts its own server and the load columns are cold starts.
+
+Run from the repo root:  python -m benchmarks.bench_classroom [--sessions 1 4 8 16] [--seconds 10] [--workers 2]
+                                                               [--clients protocol|browser] [--cold]
 Quick mode (CI):         python -m benchmarks.bench_classroom --quick
 Targets (issue 14, 2 cores, K = 2, S = 8): total >= 1.6x one session alone, slowest/fastest >= 0.7,
 >= 1 update/s each, every page loaded < 15 s.
@@ -23,17 +39,20 @@ Targets (issue 14, 2 cores, K = 2, S = 8): total >= 1.6x one session alone, slow
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import statistics
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 from benchmarks.bench_gan_live import SAMPLER
 from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_server, wait_healthy, wait_idle
+from benchmarks.protocol_client import Session
 
 STEP = re.compile(r"step ([\d,]+)")
 
@@ -80,8 +99,10 @@ def classroom_server(workers: int):
     port = free_port()
     log = ROOT / "test-output" / "bench-classroom-balancer.log"
     with log.open("w") as out:
+        every_core = set(range(os.cpu_count() or 1))  # not the clients' core this process may be pinned to
         process = subprocess.Popen([sys.executable, "-m", "dashboard.classroom", "--workers", str(workers), "--port",
-                                    str(port), "--host", "127.0.0.1"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                                    str(port), "--host", "127.0.0.1"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                   preexec_fn=lambda: os.sched_setaffinity(0, every_core))
     try:
         wait_healthy(f"http://localhost:{port}", process, log)  # the balancer answers once every worker does
         yield f"http://localhost:{port}", [process.pid]
@@ -121,7 +142,41 @@ def one_round(browser, url: str, sessions: int, seconds: float, pids: list[int])
         updates.append(max(len(changes) - 1, 0) / seconds)
     for context in contexts:
         context.close()
-    loads.sort()
+    return summary(sessions, loads, rates, updates, memory_before, memory_playing)
+
+
+def protocol_round(url: str, sessions: int, seconds: float, pids: list[int]) -> dict:
+    """One round with protocol clients (see the module docstring): the same numbers as ``one_round``."""
+    return asyncio.run(_protocol_round(url, sessions, seconds, pids))
+
+
+async def _protocol_round(url: str, sessions: int, seconds: float, pids: list[int]) -> dict:
+    clients = [Session(url, "gan") for _ in range(sessions)]
+    memory_before = rss_mb(pids)
+    async with AsyncExitStack() as stack:
+        await asyncio.gather(*(stack.enter_async_context(c) for c in clients))  # all open at once
+        loads = sorted(await asyncio.gather(*(c.loaded() for c in clients)))
+        await asyncio.gather(*(c.press("gan_live_play") for c in clients))
+        await asyncio.sleep(2.0)  # every session ticking
+        memory_playing = rss_mb(pids)
+        start = time.perf_counter()
+        await asyncio.sleep(seconds)
+        end = time.perf_counter()
+    rates, updates = [], []
+    for c in clients:
+        window = (start - c.opened, end - c.opened)
+        points = [(at, int(m[1].replace(",", ""))) for at, text in c.captions
+                  if window[0] <= at <= window[1] and (m := STEP.search(text))]
+        changes = [points[0]] + [b for a, b in zip(points, points[1:]) if b[1] != a[1]] if points else []
+        (t0, s0), (t1, s1) = (changes[0], changes[-1]) if changes else ((0.0, 0), (0.0, 0))
+        rates.append((s1 - s0) / (t1 - t0) if t1 > t0 else 0.0)
+        updates.append(max(len(changes) - 1, 0) / seconds)
+    return summary(sessions, loads, rates, updates, memory_before, memory_playing)
+
+
+def summary(sessions: int, loads: list[float], rates: list[float], updates: list[float], memory_before: float,
+            memory_playing: float) -> dict:
+    loads = sorted(loads)
     return {"sessions": sessions, "load_p50": statistics.median(loads),
             "load_p95": loads[min(len(loads) - 1, round(0.95 * (len(loads) - 1)))],
             "min": min(rates), "median": statistics.median(rates), "max": max(rates), "total": sum(rates),
@@ -135,28 +190,39 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--setups", nargs="+", choices=("plain", "classroom"), default=["plain", "classroom"])
+    parser.add_argument("--clients", choices=("protocol", "browser"), default="protocol")
+    parser.add_argument("--cold", action="store_true",
+                        help="a freshly started server for every S (first-load times from a cold start)")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
     parser.add_argument("--quick", action="store_true", help="1 and 2 sessions, 2 s each (CI)")
     args = parser.parse_args()
     if args.quick:
         args.sessions, args.seconds = [1, 2], 2.0
-    from playwright.sync_api import sync_playwright
-
     if args.pin:
-        os.sched_setaffinity(0, {1})  # this process and the Chromium it starts
+        os.sched_setaffinity(0, {1})  # this process (and the Chromium it starts)
     rows = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with ExitStack() as stack:
+        if args.clients == "browser":
+            from playwright.sync_api import sync_playwright
+
+            playwright = stack.enter_context(sync_playwright())
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            stack.callback(browser.close)
+            measure = partial(one_round, browser)
+        else:
+            measure = protocol_round
         for setup in args.setups:
-            server = plain_server(args.pin) if setup == "plain" else classroom_server(args.workers)
-            with server as (url, pids):
-                for sessions in args.sessions:
-                    rows.append({"setup": setup if setup == "plain" else f"{args.workers} workers",
-                                 **one_round(browser, url, sessions, args.seconds, pids)})
-        browser.close()
+            name = setup if setup == "plain" else f"{args.workers} workers"
+            rounds = [[s] for s in args.sessions] if args.cold else [args.sessions]  # --cold: a fresh server each
+            for sessions_list in rounds:
+                server = plain_server(args.pin) if setup == "plain" else classroom_server(args.workers)
+                with server as (url, pids):
+                    for sessions in sessions_list:
+                        rows.append({"setup": name, **measure(url, sessions, args.seconds, pids)})
     alone = {r["setup"]: r["total"] for r in rows if r["sessions"] == 1}
-    print(f"{os.cpu_count()} CPU cores; live 2D GAN, {args.seconds:g} s of play per round; clients: one headless "
-          f"Chromium{' on core 1, the plain server on core 0' if args.pin else ''}")
+    clients = "protocol clients in one process" if args.clients == "protocol" else "one headless Chromium"
+    print(f"{os.cpu_count()} CPU cores; live 2D GAN, {args.seconds:g} s of play per round; clients: {clients}"
+          f"{' on core 1, the plain server on core 0' if args.pin else ''}")
     print(f"{'setup':<11}{'S':>3}{'load p50':>9}{'p95':>6}{'it/s min':>9}{'median':>8}{'max':>7}{'total':>7}"
           f"{'x alone':>8}{'min/max':>8}{'upd/s':>6}{'MB idle':>8}{'MB play':>8}")
     print("-" * 99)

@@ -5,7 +5,10 @@ loop is turned inside out (see ../shared/DESIGN.md, "Live training"):
 
 * the trainer lives in ``st.session_state`` (one per browser session and ``key``);
 * while *playing*, a fragment re-runs itself every ``INTERVAL_S`` seconds; each run ("tick",
-  :func:`advance`) trains for a fixed time budget with ``trainer.step_for``, then redraws;
+  :func:`advance`) trains for a time budget with ``trainer.step_for``, then redraws;
+* the sessions of one process take turns to train (``dashboard.shared.turns``): one trainer at a
+  time, first come first served, each turn the budget or, when many sessions play, a fair share of
+  it, so everyone's picture keeps moving and nobody's steps depend on the thread scheduler;
   a page may give its own speed table and interval (``trainer_for(..., speeds=, interval_s=)``):
   the share of wall time spent training is about budget / interval, so a page whose model is
   cheap to draw and needs many steps to show anything (the GAN) trains longer per tick;
@@ -51,6 +54,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.shared.i18n import labeler, t
+from dashboard.shared.turns import TURNS, Turns
 
 # Per tick: (time budget in seconds, most steps). Small models take thousands of steps per
 # second, too fast to watch; "slow" and "normal" cap the steps so a path can be followed.
@@ -67,7 +71,7 @@ class Slot:
     config: Any  # the config the trainer was built from; a different one means a new trainer
     playing: bool = False
     speed: str = "normal"
-    steps_per_second: float = 0.0
+    steps_per_second: float = 0.0  # while playing: steps per second of wall time, turns and drawing included
     last_metrics: list = field(default_factory=list)
     speeds: dict | None = None  # this key's {speed: (budget_s, max_steps)}; None: SPEEDS
     interval_s: float | None = None  # seconds between ticks; None: INTERVAL_S
@@ -76,6 +80,8 @@ class Slot:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     touched: float = field(default_factory=time.perf_counter)  # the last click on its controls (play, step, reset)
     idle: bool = False  # paused by advance() after IDLE_PAUSE_S without a click
+    ticked: float | None = None  # when the last tick of this play began (None: none yet)
+    turn_id: object = field(default_factory=object, repr=False, compare=False)  # this slot in ``Turns``
 
     def speed_table(self) -> dict:
         return SPEEDS if self.speeds is None else self.speeds
@@ -95,22 +101,30 @@ class StepButton:
     help: str | None = None
 
 
-def advance(s: Slot, clock=time.perf_counter) -> None:
-    """One tick while playing: train for the speed's time budget, measure the rate, and pause if the
-    trainer stopped itself or nobody has clicked for ``IDLE_PAUSE_S``. Does nothing while paused."""
+def advance(s: Slot, clock=time.perf_counter, turns: Turns = TURNS) -> None:
+    """One tick while playing: wait for this session's turn, train for the speed's budget (or the fair
+    share of it), measure the rate, and pause if the trainer stopped itself or nobody has clicked for
+    ``IDLE_PAUSE_S``. Does nothing while paused (also when paused while waiting for the turn)."""
     with s.lock:
         if not s.playing:  # read under the lock: a pause that came in while we waited wins
             return
         if clock() - s.touched > IDLE_PAUSE_S:  # nobody has clicked for a long while: stop using the server
             s.playing, s.idle = False, True
+            turns.forget(s.turn_id)
             return
         budget_s, max_steps = s.speed_table()[s.speed]
-        start = clock()
-        s.last_metrics = s.trainer.step_for(budget_s, max_steps)
-        elapsed = clock() - start
-        s.steps_per_second = len(s.last_metrics) / elapsed if elapsed > 0 else 0.0
+        with turns.turn(s.turn_id, wanted=lambda: s.playing) as mine:
+            if not mine:
+                return
+            start = clock()
+            s.last_metrics = s.trainer.step_for(turns.budget(budget_s), max_steps)
+            elapsed = clock() - start
+        since = start - s.ticked if s.ticked is not None else elapsed  # one tick to the next: the rate seen
+        s.ticked = start
+        s.steps_per_second = len(s.last_metrics) / since if since > 0 else 0.0
         if s.trainer.stopped is not None:
             s.playing = False
+            turns.forget(s.turn_id)
 
 
 def _slot_key(key: str) -> str:
@@ -163,12 +177,13 @@ def play(key: str, state: MutableMapping | None = None) -> None:
     with s.lock:
         if s.trainer.stopped is not None:
             s.trainer.resume()  # the user saw the warning and pressed play: rewind to finite values, go on
-        s.playing, s.idle, s.touched = True, False, time.perf_counter()
+        s.playing, s.idle, s.touched, s.ticked = True, False, time.perf_counter(), None
 
 
 def pause(key: str, state: MutableMapping | None = None) -> None:
     s = slot(key, state)
     s.playing, s.touched = False, time.perf_counter()
+    TURNS.forget(s.turn_id)
 
 
 def step_once(key: str, steps: int = 1, state: MutableMapping | None = None) -> None:

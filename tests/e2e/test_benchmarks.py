@@ -59,11 +59,13 @@ def test_sections_benchmark_shows_each_slider_rerunning_its_own_section_only(chr
         assert runs == 1 and page_runs > 1, f"{' '.join(row)}\n{done.stdout}"
 
 
-def test_classroom_benchmark_prints_both_setups(chromium_executable):
+@pytest.mark.parametrize("clients", ["protocol", "browser"])
+def test_classroom_benchmark_prints_both_setups(chromium_executable, clients):
     """bench_classroom --quick: one plain process and two workers behind HAProxy, 1 and 2 sessions each,
-    every session's step counter moving (its numbers are the benchmark's to report, not asserted)."""
-    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_classroom", "--quick"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    with either kind of client, every session's step counter moving (its numbers are the benchmark's to
+    report, not asserted)."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_classroom", "--quick", "--clients", clients],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [line.split() for line in done.stdout.splitlines() if re.match(r"(plain|2 workers)\s", line)]
     assert len(rows) == 4, done.stdout
