@@ -5,11 +5,12 @@ installs it in place), not through sys.path."""
 
 import streamlit as st
 
-from dashboard.shared import style
+from dashboard.shared import links, style
 from dashboard.shared.course import HOME_VIEW, built_chapters
 from dashboard.shared.i18n import t
 from dashboard.shared.sidebar import device_panel, language_switch
 
+link = st.query_params.to_dict()  # before any widget: what the link asked for (see dashboard.shared.links)
 language_switch()
 st.set_page_config(page_title=t("common.app_title"), page_icon="🎲", layout="wide")
 style.inject()
@@ -20,5 +21,8 @@ pages += [
     for chapter in built_chapters()
 ]
 page = st.navigation(pages)
+links.share_panel()
 device_panel()
+links.page_view()
 page.run()
+links.notice_ignored(link)

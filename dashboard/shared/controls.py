@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.shared.i18n import labeler, t
+from dashboard.shared.links import LINK
 from engine.distributions import Normal, Uniform, two_normal_mixture
 
 KINDS = ("normal", "uniform", "mixture")
@@ -40,18 +41,19 @@ class DistSpec:
 def distribution_controls(key: str, default: DistSpec) -> DistSpec:
     """Kind selector plus the sliders that kind uses; widget keys are prefixed with ``key``."""
     kind = st.segmented_control(
-        t("controls.dist.kind"), KINDS, default=default.kind, key=f"{key}_kind",
+        t("controls.dist.kind"), KINDS, default=default.kind, bind=LINK, key=f"{key}_kind",
         format_func=labeler("controls.dist.kinds"),
     ) or default.kind  # segmented controls can be deselected; fall back rather than fail
-    location = st.slider(t("controls.dist.location"), -5.0, 5.0, default.location, 0.1, key=f"{key}_location")
+    location = st.slider(t("controls.dist.location"), -5.0, 5.0, default.location, 0.1,
+                         bind=LINK, key=f"{key}_location")
     scale = st.slider(
-        t(f"controls.dist.scale_{kind}"), 0.1, 3.0, default.scale, 0.05, key=f"{key}_scale",
+        t(f"controls.dist.scale_{kind}"), 0.1, 3.0, default.scale, 0.05, bind=LINK, key=f"{key}_scale",
         help=t("controls.dist.scale_help"),
     )
     weight, separation = default.weight, default.separation
     if kind == "mixture":
-        weight = st.slider(t("controls.dist.weight"), 0.05, 0.95, default.weight, 0.05, key=f"{key}_weight")
+        weight = st.slider(t("controls.dist.weight"), 0.05, 0.95, default.weight, 0.05, bind=LINK, key=f"{key}_weight")
         separation = st.slider(
-            t("controls.dist.separation"), 0.0, 8.0, default.separation, 0.1, key=f"{key}_separation"
+            t("controls.dist.separation"), 0.0, 8.0, default.separation, 0.1, bind=LINK, key=f"{key}_separation"
         )
     return DistSpec(kind, location, scale, weight, separation)

@@ -54,6 +54,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.shared.i18n import labeler, t
+from dashboard.shared.links import LINK
 from dashboard.shared.turns import TURNS, Turns
 
 # Per tick: (time budget in seconds, most steps). Small models take thousands of steps per
@@ -271,7 +272,7 @@ def controls(key: str, *, step_sizes=(1, 10), steps: list[StepButton] | None = N
     columns[-2].button(t("training.reset"), icon=":material/restart_alt:", key=f"{key}_reset", on_click=reset,
                        args=(key,), width="stretch")
     s.speed = columns[-1].select_slider(t("training.speed"), options=list(s.speed_table()), value=s.speed,
-                                        format_func=labeler("training.speeds"), key=f"{key}_speed")
+                                        format_func=labeler("training.speeds"), bind=LINK, key=f"{key}_speed")
 
 
 def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] | None = None,

@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.shared.i18n import catalog, current_language, labeler, t
+from dashboard.shared.links import LINK
 from engine.data.points import PointsError
 
 CSV = "csv"  # the data choice that shows the uploader
@@ -42,7 +43,7 @@ def choose_data(column, *, key: str, namespace: str, datasets: tuple[str, ...],
     """
     state = st.session_state
     name = column.selectbox(t(f"{namespace}.data"), datasets + (CSV,), format_func=labeler(f"{namespace}.datasets"),
-                            key=f"{key}_data", help=t(f"{namespace}.data_help"))
+                            bind=LINK, key=f"{key}_data", help=t(f"{namespace}.data_help"))
     if name != CSV:
         state[f"{key}_data_in_use"] = (name,)
         return (name,), named(name)

@@ -20,7 +20,8 @@ def language_switch() -> str:
     lang = st.sidebar.radio(
         "Language / 언어", options=list(LANGUAGES), format_func=LANGUAGES.get, key=SESSION_KEY, horizontal=True
     )
-    st.query_params[SESSION_KEY] = lang
+    if st.query_params.get(SESSION_KEY) != lang:  # rewriting the same value would drop a link's #anchor
+        st.query_params[SESSION_KEY] = lang
     return lang
 
 

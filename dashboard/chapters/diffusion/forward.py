@@ -23,8 +23,10 @@ import streamlit as st
 import torch
 
 from dashboard.chapters.diffusion import forward_plots as plots
+from dashboard.shared import links
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
+from dashboard.shared.links import LINK
 from dashboard.shared.mnist import HeldOut, heldout
 from dashboard.shared.sections import section
 from engine import diffusion as dm
@@ -156,16 +158,16 @@ def controls() -> Settings:
                       args=(name,), width="stretch", type="primary" if name == "tiny" else "secondary")
     kind_col, steps_col, rescale_col = st.columns([2, 1, 2], vertical_alignment="bottom")
     kind = kind_col.radio(t("diffusion_forward.controls.schedule"), dm.SCHEDULES, horizontal=True,
-                          format_func=labeler("diffusion_forward.schedules"), key=KEY + "schedule")
+                          format_func=labeler("diffusion_forward.schedules"), bind=LINK, key=KEY + "schedule")
     steps = steps_col.number_input(t("diffusion_forward.controls.T", low=T_MIN, high=T_MAX), step=10,
-                                   key=KEY + "T", on_change=keep_t_fraction,
+                                   bind=LINK, key=KEY + "T", on_change=keep_t_fraction,
                                    help=t("diffusion_forward.controls.T_help", low=T_MIN, high=T_MAX))
-    rescale = rescale_col.toggle(t("diffusion_forward.controls.rescale"), key=KEY + "rescale",
+    rescale = rescale_col.toggle(t("diffusion_forward.controls.rescale"), bind=LINK, key=KEY + "rescale",
                                  disabled=kind != "linear", help=t("diffusion_forward.controls.rescale_help"))
     data_col, seed_col = st.columns([2, 1])
-    name = data_col.selectbox(t("diffusion_forward.controls.data"), DATASETS, key=KEY + "data",
+    name = data_col.selectbox(t("diffusion_forward.controls.data"), DATASETS, bind=LINK, key=KEY + "data",
                               format_func=labeler("diffusion_forward.data"))
-    seed = seed_col.number_input(t("diffusion_forward.controls.seed"), 0, 1_000_000, 0, key=KEY + "seed")
+    seed = seed_col.number_input(t("diffusion_forward.controls.seed"), 0, 1_000_000, 0, bind=LINK, key=KEY + "seed")
     return Settings(kind, steps, bool(rescale), name, int(seed))
 
 
@@ -176,7 +178,7 @@ def step_slider(steps: int) -> int:
     if not 0 <= st.session_state[key] <= steps:  # a stale t from a longer chain
         st.session_state[key] = min(max(int(st.session_state[key]), 0), steps)
     st.session_state.setdefault(KEY + "last_T", steps)
-    return st.slider(t("diffusion_forward.controls.t", T=steps), 0, steps, key=key)
+    return st.slider(t("diffusion_forward.controls.t", T=steps), 0, steps, bind=LINK, key=key)
 
 
 def percent(fraction: float) -> str:
@@ -207,7 +209,7 @@ def digit_part(sched: dm.Schedule, step: int, seed: int) -> None:
         return
     images, labels, _ = digits
     index = int(st.number_input(t("diffusion_forward.mnist.index", n=len(images) - 1), 0, len(images) - 1, 0,
-                                key=KEY + "digit"))
+                                bind=LINK, key=KEY + "digit"))
     x0 = images[index:index + 1]
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).numpy()
     show_digits(np.concatenate([x0, forward(sched, x0, noise, step)]), 2,
@@ -243,7 +245,7 @@ def far_from_gaussian(sched: dm.Schedule, name: str, seed: int, mnist_second: fl
 
 @section
 def section() -> None:
-    st.header(t("diffusion_forward.title"), anchor=False)
+    links.header("diffusion_forward")
     st.markdown(t("diffusion_forward.intro"))
     for equation in ("step", "marginal", "reparam"):
         st.latex(t(f"diffusion_forward.equations.{equation}"))

@@ -20,8 +20,10 @@ import numpy as np
 import streamlit as st
 import torch
 
+from dashboard.shared import links
 from dashboard.shared.i18n import labeler, t
 from dashboard.shared.images import tile
+from dashboard.shared.links import LINK
 from dashboard.shared.mnist import heldout
 from dashboard.shared.models import mnist_status, pretrained
 from dashboard.shared.sections import section
@@ -54,7 +56,7 @@ def show(image: np.ndarray, caption: str) -> None:
 def pick_digit(images: np.ndarray, labels: np.ndarray, first: int) -> int:
     st.session_state.setdefault(f"{KEY}_index", 0)
     index = st.number_input(t("diffusion_inpaint.digit.index", last=len(images) - 1), 0, len(images) - 1,
-                            key=f"{KEY}_index", help=t("diffusion_inpaint.digit.help", first=first))
+                            bind=LINK, key=f"{KEY}_index", help=t("diffusion_inpaint.digit.help", first=first))
     st.button(t("diffusion_inpaint.digit.random"), icon=":material/casino:", on_click=random_digit,
               args=(len(images),), key=f"{KEY}_random")
     st.caption(t("diffusion_inpaint.digit.caption", number=first + int(index), label=int(labels[int(index)])))
@@ -64,13 +66,16 @@ def pick_digit(images: np.ndarray, labels: np.ndarray, first: int) -> int:
 def pick_mask() -> tuple[tuple[int, int, int, int], str] | None:
     """``(regenerated rectangle (top, bottom, left, right) half-open, its description)``, or None if empty."""
     mode = st.radio(t("diffusion_inpaint.mask.mode"), MODES, horizontal=True,
-                    format_func=labeler("diffusion_inpaint.mask.modes"), key=f"{KEY}_mode")
+                    format_func=labeler("diffusion_inpaint.mask.modes"), bind=LINK, key=f"{KEY}_mode")
     if mode == "preset":
         preset = st.radio(t("diffusion_inpaint.mask.preset"), inpainting.MASK_PRESETS, horizontal=True,
-                          format_func=labeler("diffusion_inpaint.mask.presets"), key=f"{KEY}_preset")
+                          format_func=labeler("diffusion_inpaint.mask.presets"), bind=LINK, key=f"{KEY}_preset")
         return inpainting.PRESET_BOUNDS[preset], t(f"diffusion_inpaint.mask.presets.{preset}")
-    rows = st.slider(t("diffusion_inpaint.mask.rows"), 0, inpainting.SIZE, DEFAULT_RECTANGLE, key=f"{KEY}_rows")
-    cols = st.slider(t("diffusion_inpaint.mask.cols"), 0, inpainting.SIZE, DEFAULT_RECTANGLE, key=f"{KEY}_cols")
+    rows = st.slider(t("diffusion_inpaint.mask.rows"), 0, inpainting.SIZE, DEFAULT_RECTANGLE,
+
+                     bind=LINK, key=f"{KEY}_rows")
+    cols = st.slider(t("diffusion_inpaint.mask.cols"), 0, inpainting.SIZE, DEFAULT_RECTANGLE,
+                     bind=LINK, key=f"{KEY}_cols")
     st.caption(t("diffusion_inpaint.mask.bounds"))
     if rows[1] <= rows[0] or cols[1] <= cols[0]:
         st.warning(t("diffusion_inpaint.mask.empty", top=rows[0], bottom=rows[1], left=cols[0], right=cols[1]),
@@ -97,9 +102,9 @@ class Inputs:
 def pick_settings(steps: int) -> tuple[int, int, int]:
     a, b, c = st.columns(3)
     n = a.select_slider(t("diffusion_inpaint.run.completions"), COMPLETIONS, DEFAULT_COMPLETIONS,
-                        key=f"{KEY}_completions")
-    resample = b.select_slider(t("diffusion_inpaint.run.resample"), RESAMPLES, 1, key=f"{KEY}_resample")
-    seed = c.number_input(t("diffusion_inpaint.run.seed"), 0, 1_000_000, 0, key=f"{KEY}_seed")
+                        bind=LINK, key=f"{KEY}_completions")
+    resample = b.select_slider(t("diffusion_inpaint.run.resample"), RESAMPLES, 1, bind=LINK, key=f"{KEY}_resample")
+    seed = c.number_input(t("diffusion_inpaint.run.seed"), 0, 1_000_000, 0, bind=LINK, key=f"{KEY}_seed")
     st.caption(t("diffusion_inpaint.run.resample_caption", steps=steps, calls=steps * resample, resample=resample))
     return int(n), int(resample), int(seed)
 
@@ -171,7 +176,7 @@ def smoke_note(card: dict) -> None:
 
 @section
 def section() -> None:
-    st.header(t("diffusion_inpaint.title"), anchor=False)
+    links.header("diffusion_inpaint")
     st.markdown(t("diffusion_inpaint.intro"))
     st.latex(t("diffusion_inpaint.step"))
     st.markdown(t("diffusion_inpaint.jump_intro"))

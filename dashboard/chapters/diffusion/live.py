@@ -20,9 +20,10 @@ import streamlit as st
 
 from dashboard.chapters.diffusion import live_plots as plots
 from dashboard.chapters.diffusion import step2d as diffusion_step2d
+from dashboard.shared import links, points_upload
 from dashboard.shared import live_training as live
-from dashboard.shared import points_upload
 from dashboard.shared.i18n import current_language, labeler, t, texts
+from dashboard.shared.links import LINK
 from dashboard.shared.sections import section
 from engine import toy2d
 from engine.data.points import parse_points_csv, standardize
@@ -81,19 +82,19 @@ def settings_panel() -> Diffusion2DConfig:
     restart = t("diffusion_live.restart_help")
     with st.expander(t("diffusion_live.settings"), expanded=False, icon=":material/tune:"):
         chain, net = st.columns(2)
-        schedule = chain.selectbox(t("diffusion_live.schedule"), SCHEDULES, key=f"{KEY}_schedule",
+        schedule = chain.selectbox(t("diffusion_live.schedule"), SCHEDULES, bind=LINK, key=f"{KEY}_schedule",
                                    format_func=labeler("diffusion_live.schedules"),
                                    help=t("diffusion_live.schedule_help") + " " + restart)
-        chain.select_slider(t("diffusion_live.steps"), STEPS_T, key=f"{KEY}_steps",
+        chain.select_slider(t("diffusion_live.steps"), STEPS_T, bind=LINK, key=f"{KEY}_steps",
                             help=t("diffusion_live.steps_help") + " " + restart)
         if schedule == "linear":
-            chain.checkbox(t("diffusion_live.rescale"), key=f"{KEY}_rescale",
+            chain.checkbox(t("diffusion_live.rescale"), bind=LINK, key=f"{KEY}_rescale",
                            help=t("diffusion_live.rescale_help") + " " + restart)
-        net.select_slider(t("diffusion_live.lr"), LRS, key=f"{KEY}_lr", format_func=lambda v: f"{v:g}",
+        net.select_slider(t("diffusion_live.lr"), LRS, bind=LINK, key=f"{KEY}_lr", format_func=lambda v: f"{v:g}",
                           help=t("diffusion_live.lr_help"))
-        net.select_slider(t("diffusion_live.width"), WIDTHS, key=f"{KEY}_width", help=restart)
-        net.select_slider(t("diffusion_live.depth"), DEPTHS, key=f"{KEY}_depth", help=restart)
-        net.number_input(t("diffusion_live.seed"), 0, 9999, step=1, key=f"{KEY}_seed", help=restart)
+        net.select_slider(t("diffusion_live.width"), WIDTHS, bind=LINK, key=f"{KEY}_width", help=restart)
+        net.select_slider(t("diffusion_live.depth"), DEPTHS, bind=LINK, key=f"{KEY}_depth", help=restart)
+        net.number_input(t("diffusion_live.seed"), 0, 9999, step=1, bind=LINK, key=f"{KEY}_seed", help=restart)
     return replace(DEFAULT, schedule=schedule, steps=int(state[f"{KEY}_steps"]),
                    rescale=bool(state[f"{KEY}_rescale"]) if schedule == "linear" else DEFAULT.rescale,
                    lr=float(state[f"{KEY}_lr"]), width=int(state[f"{KEY}_width"]),
@@ -192,7 +193,7 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
         state.setdefault(f"{KEY}_t", total // 2)
         if state[f"{KEY}_t"] > total:  # T was lowered: the old step is out of range
             state[f"{KEY}_t"] = total
-        step_t = st.slider(t("diffusion_live.reverse.t"), 0, total, key=f"{KEY}_t",
+        step_t = st.slider(t("diffusion_live.reverse.t"), 0, total, bind=LINK, key=f"{KEY}_t",
                            help=t("diffusion_live.reverse.t_help"))
         k = int(np.flatnonzero(film.steps == step_t)[0])
         grid = score = None
@@ -211,7 +212,7 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
 
 @section
 def section() -> None:
-    st.header(t("diffusion_live.title"), anchor=False)
+    links.header("diffusion_live")
     st.markdown(t("diffusion_live.intro"))
     st.session_state.setdefault(f"{KEY}_data", DATASETS[0])
     data_col, settings_col = st.columns([1, 2])

@@ -21,8 +21,10 @@ import torch
 
 from dashboard.chapters.diffusion import mnist_plots as plots
 from dashboard.chapters.diffusion.mnist_card import card_part, sampler_label, samplers_part
+from dashboard.shared import links
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
+from dashboard.shared.links import LINK
 from dashboard.shared.mnist import class_figure, heldout
 from dashboard.shared.models import pretrained
 from dashboard.shared.sections import part, section
@@ -87,21 +89,23 @@ def show(images: np.ndarray, cols: int, caption: str) -> None:
 def settings(model) -> dict:
     left, middle, right = st.columns([1.2, 1, 1])
     sampler = left.radio(t("diffusion_mnist.generate.sampler"), SAMPLERS, horizontal=True,
-                         format_func=labeler("diffusion_mnist.generate.samplers"), key="diffusion_mnist_sampler")
+                         format_func=labeler("diffusion_mnist.generate.samplers"),
+                         bind=LINK, key="diffusion_mnist_sampler")
     steps, eta = DEFAULT["steps"], DEFAULT["eta"]
     if sampler == "ddim":
         options = [s for s in DDIM_STEPS if s <= model.schedule.T]
         steps = middle.select_slider(t("diffusion_mnist.generate.steps"), options,
                                      value=DEFAULT["steps"] if DEFAULT["steps"] in options else options[0],
-                                     key="diffusion_mnist_steps")
+                                     bind=LINK, key="diffusion_mnist_steps")
         eta = right.slider(t("diffusion_mnist.generate.eta"), 0.0, 1.0, DEFAULT["eta"], 0.1,
-                           help=t("diffusion_mnist.generate.eta_help"), key="diffusion_mnist_eta")
+                           help=t("diffusion_mnist.generate.eta_help"), bind=LINK, key="diffusion_mnist_eta")
     else:
         middle.caption(t("diffusion_mnist.generate.ddpm_note", steps=model.schedule.T))
     left, middle, right = st.columns([1.2, 1, 1], vertical_alignment="bottom")
-    n = left.select_slider(t("diffusion_mnist.generate.n"), GRID_SIZES, value=DEFAULT["n"], key="diffusion_mnist_n")
+    n = left.select_slider(t("diffusion_mnist.generate.n"), GRID_SIZES, value=DEFAULT["n"],
+                           bind=LINK, key="diffusion_mnist_n")
     seed = middle.number_input(t("diffusion_mnist.generate.seed"), 0, 1_000_000, DEFAULT["seed"],
-                               key="diffusion_mnist_seed")
+                               bind=LINK, key="diffusion_mnist_seed")
     pressed = right.button(t("diffusion_mnist.generate.button"), icon=":material/play_arrow:", type="primary",
                            key="diffusion_mnist_generate")
     return {"sampler": sampler, "n": int(n), "steps": int(steps), "eta": float(eta), "seed": int(seed),
@@ -204,7 +208,7 @@ def scrub_part(labels: dict) -> None:
     middle = min(steps, key=lambda s: abs(s - steps[0] // 2))
     if st.session_state.get("diffusion_mnist_frame") not in steps:  # a new generation keeps other steps
         st.session_state["diffusion_mnist_frame"] = middle
-    step = st.select_slider(t("diffusion_mnist.scrub.frame"), options=steps, key="diffusion_mnist_frame")
+    step = st.select_slider(t("diffusion_mnist.scrub.frame"), options=steps, bind=LINK, key="diffusion_mnist_frame")
     i = steps.index(step)
     cols = math.ceil(math.sqrt(result["n"]))
     left, right = st.columns(2)
@@ -230,13 +234,13 @@ def pick_digit(result: dict) -> tuple[np.ndarray, str]:
     held = heldout()
     held = None if held is None else held.images
     source = left.radio(t("diffusion_mnist.step.source"), ("grid", "heldout"), horizontal=True,
-                        format_func=labeler("diffusion_mnist.step.sources"), key="diffusion_mnist_source")
+                        format_func=labeler("diffusion_mnist.step.sources"), bind=LINK, key="diffusion_mnist_source")
     if source == "heldout" and held is None:
         st.warning(t("diffusion_mnist.step.no_data"), icon=":material/dataset:")
         source = "grid"
     count = result["n"] if source == "grid" else len(held)
     index = int(middle.number_input(t("diffusion_mnist.step.index", last=count - 1), 0, count - 1, 0,
-                                    key=f"diffusion_mnist_index_{source}"))
+                                    bind=LINK, key=f"diffusion_mnist_index_{source}"))
     image = result["images"][index] if source == "grid" else held[index] / 255.0
     return image, t(f"diffusion_mnist.step.from_{source}", index=index)
 
@@ -249,8 +253,10 @@ def step_part(model) -> None:
     image, origin = pick_digit(result)
     left, right = st.columns([2, 1])
     T = model.schedule.T
-    step = int(left.slider(t("diffusion_mnist.step.t"), 1, T, min(300, T), key="diffusion_mnist_t"))
-    seed = int(right.number_input(t("diffusion_mnist.step.seed"), 0, 1_000_000, 0, key="diffusion_mnist_step_seed"))
+    step = int(left.slider(t("diffusion_mnist.step.t"), 1, T, min(300, T),
+                           bind=LINK, key="diffusion_mnist_t"))
+    seed = int(right.number_input(t("diffusion_mnist.step.seed"), 0, 1_000_000, 0,
+                                  bind=LINK, key="diffusion_mnist_step_seed"))
     s = model.reverse_step(noised(model, image, step, seed), step, seed + 1)  # z independent of x_t's noise
     term = {k: getattr(s, k)[0, 0].cpu().numpy() for k in ("x_t", "eps", "x0_hat", "mean", "z", "x_prev")}
     noise = s.sigma * term["z"]
@@ -276,7 +282,7 @@ def step_part(model) -> None:
 
 @section
 def section() -> None:
-    st.header(t("diffusion_mnist.title"), anchor=False)
+    links.header("diffusion_mnist")
     st.markdown(t("diffusion_mnist.intro"))
     loaded = pretrained("ddpm")
     if loaded is None:

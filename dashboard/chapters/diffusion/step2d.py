@@ -20,7 +20,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.chapters.diffusion import live_plots as plots
+from dashboard.shared import links
 from dashboard.shared.i18n import current_language, labeler, t, translate
+from dashboard.shared.links import LINK
 from dashboard.shared.sections import section
 
 KEY = "diffusion_live_step"
@@ -61,7 +63,7 @@ def predictor_label(name: str, step: int) -> str:
 def predictor_switch(trainer) -> str:
     """The switch (``predictor`` has set its state in this run) and what it means; returns the predictor."""
     chosen = predictor(trainer)
-    st.radio(t("diffusion_live.predictor.switch"), PREDICTORS, key=PREDICTOR_KEY, horizontal=True,
+    st.radio(t("diffusion_live.predictor.switch"), PREDICTORS, bind=LINK, key=PREDICTOR_KEY, horizontal=True,
              format_func=labeler("diffusion_live.predictor.options"), on_change=_picked,
              help=t("diffusion_live.predictor.switch_help", until=EXACT_UNTIL))
     st.caption(t(f"diffusion_live.predictor.{chosen}_caption", points=len(trainer.exact_points),
@@ -140,7 +142,7 @@ def section(trainer, film) -> None:
     """``trainer``: the live ``Diffusion2DTrainer``; ``film``: its ``ReverseFilm`` (every step kept), whose
     predictor (the network or the exact one) this step uses too."""
     chosen = film.predictor
-    st.header(t("diffusion_live.step.title"), anchor=False)
+    links.header("diffusion_live.step")
     st.markdown(t("diffusion_live.step.intro"))
     st.info(t("diffusion_live.step.using", model=predictor_label(chosen, trainer.step_count)),
             icon=":material/calculate:" if chosen == "exact" else ":material/model_training:")
@@ -151,10 +153,11 @@ def section(trainer, film) -> None:
     state[f"{KEY}_particle"] = min(int(state[f"{KEY}_particle"]), n - 1)
     state.setdefault(f"{KEY}_seed", 0)
     who, when, noise = st.columns([1, 2, 1])
-    index = who.number_input(t("diffusion_live.step.particle"), 0, n - 1, step=1, key=f"{KEY}_particle",
+    index = who.number_input(t("diffusion_live.step.particle"), 0, n - 1, step=1, bind=LINK, key=f"{KEY}_particle",
                              help=t("diffusion_live.step.particle_help"))
-    step_t = when.slider(t("diffusion_live.step.t"), 1, total, key=f"{KEY}_t", help=t("diffusion_live.step.t_help"))
-    seed = noise.number_input(t("diffusion_live.step.seed"), 0, 9999, step=1, key=f"{KEY}_seed",
+    step_t = when.slider(t("diffusion_live.step.t"), 1, total,
+                         bind=LINK, key=f"{KEY}_t", help=t("diffusion_live.step.t_help"))
+    seed = noise.number_input(t("diffusion_live.step.seed"), 0, 9999, step=1, bind=LINK, key=f"{KEY}_seed",
                               help=t("diffusion_live.step.seed_help"))
     cloud = film.at(step_t)  # (n, 2) x_t of every particle
     step = trainer.reverse_step(cloud[index][None], step_t, seed=seed, predictor=chosen)
@@ -163,7 +166,8 @@ def section(trainer, film) -> None:
     st.html(ROW_CSS.format(key=KEY))
     figure_col, numbers_col = st.container(key=f"{KEY}_row").columns([4, 5])
     with figure_col:
-        whole = st.toggle(t("diffusion_live.step.whole"), key=f"{KEY}_whole", help=t("diffusion_live.step.whole_help"))
+        whole = st.toggle(t("diffusion_live.step.whole"),
+                          bind=LINK, key=f"{KEY}_whole", help=t("diffusion_live.step.whole_help"))
         labels = {name: translate(lang, f"diffusion_live.plot.{name}") for name in
                   ("particles", "eps", "to_x0", "sigma_z", "x_t", "x0_hat", "mean", "x_prev")}
         if chosen == "exact":

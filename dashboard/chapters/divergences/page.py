@@ -11,8 +11,10 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.divergences import plots
+from dashboard.shared import links
 from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts, translate
+from dashboard.shared.links import LINK
 from dashboard.shared.plotting import COLORS, format_value, plot_grid
 from dashboard.shared.sections import section
 from engine import divergences as D
@@ -100,14 +102,14 @@ def sweep_figures(shape: str, width: float, theta: float, lang: str):
 
 @section
 def move_q_away() -> None:
-    st.header(t("divergences.sweep.title"), anchor=False)
+    links.header("divergences.sweep")
     st.markdown(t("divergences.sweep.intro"))
     controls, picture = st.columns([1, 2])
     with controls:
         shape = st.segmented_control(t("divergences.sweep.shape"), ("uniform", "normal"), default="uniform",
-                                     format_func=labeler("controls.dist.kinds"), key="sweep_shape")
-        width = st.slider(t("divergences.sweep.width"), 0.2, 2.0, 1.0, 0.1, key="sweep_width")
-        theta = st.slider("θ", float(SWEEP_THETAS[0]), float(SWEEP_THETAS[-1]), 1.5, 0.05, key="sweep_theta")
+                                     format_func=labeler("controls.dist.kinds"), bind=LINK, key="sweep_shape")
+        width = st.slider(t("divergences.sweep.width"), 0.2, 2.0, 1.0, 0.1, bind=LINK, key="sweep_width")
+        theta = st.slider("θ", float(SWEEP_THETAS[0]), float(SWEEP_THETAS[-1]), 1.5, 0.05, bind=LINK, key="sweep_theta")
     densities, sweep = sweep_figures(shape or "uniform", width, theta, current_language())
     with picture:
         st.plotly_chart(densities, key="sweep_densities")
@@ -133,15 +135,15 @@ def point_cloud_view(source: str, target: str, n: int, order: int, seed: int, la
 
 @section
 def two_d_examples() -> None:
-    st.header(t("divergences.two_d.title"), anchor=False)
+    links.header("divergences.two_d")
     lines_tab, clouds_tab = st.tabs([t("divergences.two_d.lines_tab"), t("divergences.two_d.clouds_tab")])
     with lines_tab:
         st.markdown(t("divergences.two_d.lines_intro"))
         st.latex(t("divergences.equations.parallel_lines"))
         controls, picture = st.columns([1, 2])
         with controls:
-            theta = st.slider("θ", -2.0, 2.0, 1.0, 0.05, key="lines_theta")
-            n = st.slider(t("divergences.two_d.samples"), 10, 200, 40, 10, key="lines_n")
+            theta = st.slider("θ", -2.0, 2.0, 1.0, 0.05, bind=LINK, key="lines_theta")
+            n = st.slider(t("divergences.two_d.samples"), 10, 200, 40, 10, bind=LINK, key="lines_n")
             exact, sample_w1, figure = parallel_lines_view(theta, n, current_language())
             st.metric(r"$\mathrm{KL}(P_0\|P_\theta)$", format_value(exact.kl_pq))
             st.metric(r"$\mathrm{JS}(P_0, P_\theta)$", format_value(exact.js), help=t("divergences.two_d.js_help"))
@@ -155,13 +157,13 @@ def two_d_examples() -> None:
         with controls:
             names = toy2d.NAMES
             source = st.selectbox(t("divergences.two_d.source"), names, index=names.index("gaussian"),
-                                  format_func=labeler("controls.toy2d"), key="clouds_source")
+                                  format_func=labeler("controls.toy2d"), bind=LINK, key="clouds_source")
             target = st.selectbox(t("divergences.two_d.target"), names, index=names.index("ring"),
-                                  format_func=labeler("controls.toy2d"), key="clouds_target")
-            n = st.slider(t("divergences.two_d.samples"), 10, 300, 120, 10, key="clouds_n")
-            order = st.radio(t("divergences.two_d.order"), (1, 2), horizontal=True, key="clouds_order",
+                                  format_func=labeler("controls.toy2d"), bind=LINK, key="clouds_target")
+            n = st.slider(t("divergences.two_d.samples"), 10, 300, 120, 10, bind=LINK, key="clouds_n")
+            order = st.radio(t("divergences.two_d.order"), (1, 2), horizontal=True, bind=LINK, key="clouds_order",
                              format_func=lambda k: f"W{k}")
-            seed = st.number_input(t("divergences.two_d.seed"), 0, 10_000, 0, key="clouds_seed")
+            seed = st.number_input(t("divergences.two_d.seed"), 0, 10_000, 0, bind=LINK, key="clouds_seed")
             distance, figure = point_cloud_view(source, target, n, order, int(seed), current_language())
             st.metric(f"W{order}", format_value(distance))
         with picture:
@@ -193,14 +195,14 @@ def mode_view(separation: float, weight: float, std: float, init_mean: float, la
 
 @section
 def mode_covering_vs_seeking() -> None:
-    st.header(t("divergences.modes.title"), anchor=False)
+    links.header("divergences.modes")
     st.markdown(t("divergences.modes.intro"))
     controls, picture = st.columns([1, 2])
     with controls:
-        separation = st.slider(t("controls.dist.separation"), 0.0, 8.0, 4.0, 0.1, key="modes_separation")
-        weight = st.slider(t("controls.dist.weight"), 0.1, 0.9, 0.5, 0.05, key="modes_weight")
-        std = st.slider(t("controls.dist.scale_mixture"), 0.3, 1.5, 0.6, 0.05, key="modes_std")
-        init_mean = st.slider(t("divergences.modes.init"), -5.0, 5.0, 1.0, 0.1, key="modes_init",
+        separation = st.slider(t("controls.dist.separation"), 0.0, 8.0, 4.0, 0.1, bind=LINK, key="modes_separation")
+        weight = st.slider(t("controls.dist.weight"), 0.1, 0.9, 0.5, 0.05, bind=LINK, key="modes_weight")
+        std = st.slider(t("controls.dist.scale_mixture"), 0.3, 1.5, 0.6, 0.05, bind=LINK, key="modes_std")
+        init_mean = st.slider(t("divergences.modes.init"), -5.0, 5.0, 1.0, 0.1, bind=LINK, key="modes_init",
                               help=t("divergences.modes.init_help"))
     fits, landscape, table = mode_view(separation, weight, std, init_mean, current_language())
     with picture:
@@ -239,7 +241,7 @@ def comparison() -> None:
 
 
 def model_map() -> None:
-    st.header(t("divergences.models.title"), anchor=False)
+    links.header("divergences.models")
     for key in ("kl", "js", "w"):
         with st.container(border=True):
             equation, text = st.columns([1, 1], vertical_alignment="center")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.shared.i18n import labeler, t
+from dashboard.shared.links import LINK
 from engine.gan import LOSSES
 from engine.gan.live import OPTIMIZERS, PRESETS, GANArchitecture, GANSettings
 
@@ -97,11 +98,12 @@ def read_config() -> tuple[GANArchitecture, GANSettings]:
 def draw(control: Control) -> None:
     label, help_text = t(f"gan_live.{control.label}"), t(f"gan_live.{control.help}")
     if control.widget == "select":
-        st.selectbox(label, control.values, format_func=labeler(control.names), key=control.key, help=help_text)
+        st.selectbox(label, control.values, format_func=labeler(control.names),
+                     bind=LINK, key=control.key, help=help_text)
     elif control.widget == "number":
-        st.number_input(label, 0, 9999, step=1, key=control.key, help=help_text)
+        st.number_input(label, 0, 9999, step=1, bind=LINK, key=control.key, help=help_text)
     else:
-        st.select_slider(label, control.options(), key=control.key, help=help_text,
+        st.select_slider(label, control.options(), bind=LINK, key=control.key, help=help_text,
                          format_func=(lambda v: f"{v:g}") if control.compact else str)
 
 

@@ -20,9 +20,10 @@ import streamlit as st
 
 from dashboard.chapters.gan import live_plots as plots
 from dashboard.chapters.gan.controls import ARCH, SETTINGS, fill, read_config, settings_panel
+from dashboard.shared import links, points_upload
 from dashboard.shared import live_training as live
-from dashboard.shared import points_upload
 from dashboard.shared.i18n import current_language, labeler, t, texts
+from dashboard.shared.links import LINK
 from dashboard.shared.sections import section
 from engine.data.points import parse_points_csv, standardize
 from engine.gan.live import (
@@ -105,7 +106,7 @@ def uploaded_points(data: bytes) -> np.ndarray:
 # ---- controls
 def preset_row(column) -> None:
     column.pills(t("gan_live.preset"), list(PRESETS), format_func=labeler("gan_live.presets"),
-                 key=f"{KEY}_preset", on_change=use_preset, help=t("gan_live.preset_help"))
+                 bind=LINK, key=f"{KEY}_preset", on_change=use_preset, help=t("gan_live.preset_help"))
     name = st.session_state.get(f"{KEY}_preset")
     if name in PRESETS:
         preset = PRESETS[name]
@@ -173,7 +174,7 @@ def draw_factory(modes):
 
     def draw(trainer: GAN2DTrainer) -> None:
         layers = st.pills(t("gan_live.layers"), plots.LAYERS, selection_mode="multi", default=DEFAULT_LAYERS,
-                          format_func=labeler("gan_live.plot"), key=f"{KEY}_layers")
+                          format_func=labeler("gan_live.plot"), bind=LINK, key=f"{KEY}_layers")
         snap = trainer.snapshot(grid=GRID)
         loss = trainer.settings.loss
         title = t("gan_live.colorbar_probability" if snap.d_is_probability else "gan_live.colorbar_critic")
@@ -212,7 +213,7 @@ def apply_settings(trainer: GAN2DTrainer, settings: GANSettings) -> None:
 
 @section
 def section() -> None:
-    st.header(t("gan_live.title"), anchor=False)
+    links.header("gan_live")
     st.markdown(t("gan_live.intro"))
     fill(ARCH, SETTINGS, force=False)
     st.session_state.setdefault(f"{KEY}_data", GAN_DATASETS[0])

@@ -15,8 +15,10 @@ import streamlit as st
 import torch
 
 from dashboard.chapters.gan import mnist_plots as plots
+from dashboard.shared import links
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
+from dashboard.shared.links import LINK
 from dashboard.shared.mnist import class_figure, data_text
 from dashboard.shared.models import pretrained
 from dashboard.shared.sections import section
@@ -81,7 +83,7 @@ def film_part(film: dict, card: dict, labels: dict) -> None:
     st.subheader(t("gan_mnist.film.title"), anchor=False)
     st.markdown(t("gan_mnist.film.body"))
     steps = [int(s) for s in film["steps"]]
-    step = st.select_slider(t("gan_mnist.film.frame"), options=steps, value=steps[-1], key="gan_mnist_frame")
+    step = st.select_slider(t("gan_mnist.film.frame"), options=steps, value=steps[-1], bind=LINK, key="gan_mnist_frame")
     i = steps.index(step)
     per_epoch = card["training"]["steps"] / max(card["training"]["epochs"], 1e-9)
     grid_col, d_col, class_col = st.columns([1, 1.1, 1.1])
@@ -107,10 +109,10 @@ def interpolation_part(model, card: dict) -> None:
     st.subheader(t("gan_mnist.interp.title"), anchor=False)
     st.markdown(t("gan_mnist.interp.body"))
     a, b, c = st.columns([1, 1, 2])
-    seed_a = a.number_input(t("gan_mnist.interp.seed_a"), 0, 10_000, 1, key="gan_mnist_seed_a")
-    seed_b = b.number_input(t("gan_mnist.interp.seed_b"), 0, 10_000, 2, key="gan_mnist_seed_b")
+    seed_a = a.number_input(t("gan_mnist.interp.seed_a"), 0, 10_000, 1, bind=LINK, key="gan_mnist_seed_a")
+    seed_b = b.number_input(t("gan_mnist.interp.seed_b"), 0, 10_000, 2, bind=LINK, key="gan_mnist_seed_b")
     mode = c.radio(t("gan_mnist.interp.mode"), INTERPOLATION_MODES, horizontal=True,
-                   format_func=labeler("gan_mnist.interp.modes"), key="gan_mnist_interp_mode")
+                   format_func=labeler("gan_mnist.interp.modes"), bind=LINK, key="gan_mnist_interp_mode")
     show(interpolation(model, card["sha256"], int(seed_a), int(seed_b), mode), INTERP_STEPS,
          t("gan_mnist.interp.caption", a=int(seed_a), b=int(seed_b)))
 
@@ -119,7 +121,7 @@ def samples_part(model, card: dict) -> None:
     st.subheader(t("gan_mnist.samples.title"), anchor=False)
     left, right = st.columns([1, 3], vertical_alignment="bottom")
     st.session_state.setdefault("gan_mnist_seed", 0)
-    seed = left.number_input(t("gan_mnist.samples.seed"), 0, 1_000_000, key="gan_mnist_seed")
+    seed = left.number_input(t("gan_mnist.samples.seed"), 0, 1_000_000, bind=LINK, key="gan_mnist_seed")
     right.button(t("gan_mnist.samples.button"), icon=":material/casino:", on_click=new_seed, key="gan_mnist_fresh")
     show(fresh_samples(model, card["sha256"], int(seed)), 16, t("gan_mnist.samples.caption", n=N_FRESH, seed=int(seed)))
 
@@ -145,7 +147,7 @@ def card_part(card: dict) -> None:
 
 @section
 def section() -> None:
-    st.header(t("gan_mnist.title"), anchor=False)
+    links.header("gan_mnist")
     st.markdown(t("gan_mnist.intro"))
     st.latex(t("gan_mnist.objective"))
     loaded = pretrained("dcgan")

@@ -17,7 +17,9 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.gan import theory_plots as plots
+from dashboard.shared import links
 from dashboard.shared.i18n import current_language, labeler, t, texts, translate
+from dashboard.shared.links import LINK
 from dashboard.shared.plotting import plot_grid
 from dashboard.shared.sections import section
 from engine.distributions import Mixture, Normal
@@ -102,18 +104,22 @@ def generator_view(early: tuple, lang: str):
 def controls() -> tuple[str, GeneratorSpec]:
     left, right = st.columns(2)
     with left:
-        data = st.selectbox(t("gan_theory.controls.data"), tuple(G.DATA), key="gan_theory_data",
+        data = st.selectbox(t("gan_theory.controls.data"), tuple(G.DATA), bind=LINK, key="gan_theory_data",
                             format_func=labeler("gan_theory.data"))
-        second = st.toggle(t("gan_theory.controls.second"), False, key="gan_theory_second")
-        weight2 = st.slider(t("gan_theory.controls.weight2"), 0.05, 0.95, 0.5, 0.05, key="gan_theory_weight2",
+        second = st.toggle(t("gan_theory.controls.second"), False, bind=LINK, key="gan_theory_second")
+        weight2 = st.slider(t("gan_theory.controls.weight2"), 0.05, 0.95, 0.5, 0.05,
+                            bind=LINK, key="gan_theory_weight2",
                             disabled=not second)
     with right:
         a, b = st.columns(2)
-        mean = a.slider(t("gan_theory.controls.mean"), -6.0, 6.0, GeneratorSpec.mean, 0.1, key="gan_theory_mean")
-        std = b.slider(t("gan_theory.controls.std"), 0.1, 3.0, GeneratorSpec.std, 0.05, key="gan_theory_std")
+        mean = a.slider(t("gan_theory.controls.mean"), -6.0, 6.0, GeneratorSpec.mean, 0.1,
+                        bind=LINK, key="gan_theory_mean")
+        std = b.slider(t("gan_theory.controls.std"), 0.1, 3.0, GeneratorSpec.std, 0.05, bind=LINK, key="gan_theory_std")
         mean2 = a.slider(t("gan_theory.controls.mean2"), -6.0, 6.0, GeneratorSpec.mean2, 0.1,
-                         key="gan_theory_mean2", disabled=not second)
-        std2 = b.slider(t("gan_theory.controls.std2"), 0.1, 3.0, GeneratorSpec.std2, 0.05, key="gan_theory_std2",
+
+                         bind=LINK, key="gan_theory_mean2", disabled=not second)
+        std2 = b.slider(t("gan_theory.controls.std2"), 0.1, 3.0, GeneratorSpec.std2, 0.05,
+                        bind=LINK, key="gan_theory_std2",
                         disabled=not second)
     if not second:  # the hidden component's sliders must not split the caches
         mean2, std2, weight2 = GeneratorSpec.mean2, GeneratorSpec.std2, GeneratorSpec.weight2
@@ -141,10 +147,10 @@ def current_learned(identity: tuple) -> dict | None:
 def train_controls(data: str, spec: GeneratorSpec) -> dict | None:
     steps_col, mode_col, button_col = st.columns([1, 2, 1], vertical_alignment="bottom")
     steps = steps_col.selectbox(t("gan_theory.train.steps"), STEP_CHOICES, index=STEP_CHOICES.index(DEFAULT_STEPS),
-                                key="gan_theory_steps")
+                                bind=LINK, key="gan_theory_steps")
     mode = mode_col.segmented_control(t("gan_theory.train.mode"), G.MODES, default="expected",
                                       format_func=labeler("gan_theory.train.modes"),
-                                      key="gan_theory_mode") or "expected"
+                                      bind=LINK, key="gan_theory_mode") or "expected"
     if button_col.button(t("gan_theory.train.button"), key="gan_theory_train", icon=":material/model_training:",
                          type="primary"):
         with st.spinner(t("gan_theory.train.running", steps=steps)):
@@ -172,7 +178,7 @@ def learned_report(data: str, spec: GeneratorSpec, trained: tuple, game: G.GameA
 
 @section
 def section() -> None:
-    st.header(t("gan_theory.title"), anchor=False)
+    links.header("gan_theory")
     st.markdown(t("gan_theory.intro"))
     data, spec = controls()
     try:

@@ -4,6 +4,7 @@ import html
 
 import streamlit as st
 
+from dashboard.shared import links
 from dashboard.shared.course import CHAPTERS
 from dashboard.shared.i18n import t
 from dashboard.shared.mnist import data_text
@@ -64,17 +65,17 @@ def chapter_card(number: int, chapter) -> None:
 st.title(t("home.title"), anchor=False)
 st.markdown(t("home.lead"))
 
-st.header(t("home.map.title"), anchor=False)
+links.header("home.map")
 st.html(course_map_html())
 st.caption(t("home.map.caption"))
 
 for number, chapter in enumerate(CHAPTERS, start=1):
     chapter_card(number, chapter)
 
-st.header(t("home.howto.title"), anchor=False)
+links.header("home.howto")
 st.markdown(t("home.howto.body"))
 
-st.header(t("home.models.title"), anchor=False)
+links.header("home.models")
 st.markdown(t("home.models.intro"))
 for name in SHIPPED:
     loaded = pretrained(name)

@@ -11,9 +11,11 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.likelihood import plots
+from dashboard.shared import links
 from dashboard.shared import live_training as live
 from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts
+from dashboard.shared.links import LINK
 from dashboard.shared.plotting import format_value, plot_grid, power_label, surface_with_path
 from dashboard.shared.sections import section
 from engine import capacity, toy2d
@@ -80,19 +82,20 @@ def fitted_model(setup: Setup):
 
 def data_and_model() -> Setup:
     """The data controls and the model-family controls."""
-    st.header(t("likelihood.data.title"), anchor=False)
+    links.header("likelihood.data")
     st.markdown(t("likelihood.data.intro"))
     left, middle, right = st.columns([1, 1, 1])
     with left:
         spec = distribution_controls("data", DEFAULT_DATA)
     with middle:
-        n = st.slider(t("likelihood.data.n"), 10, 2000, 100, 10, key="data_n", help=t("likelihood.data.n_help"))
-        seed = int(st.number_input(t("likelihood.data.seed"), 0, 10_000, 0, key="data_seed"))
+        n = st.slider(t("likelihood.data.n"), 10, 2000, 100, 10,
+                      bind=LINK, key="data_n", help=t("likelihood.data.n_help"))
+        seed = int(st.number_input(t("likelihood.data.seed"), 0, 10_000, 0, bind=LINK, key="data_seed"))
     with right:
         kind = st.radio(t("likelihood.model.family"), ("gaussian", "mixture", "kde"),
-                        format_func=labeler("likelihood.model.families"), key="model_kind")
-        k = st.slider(t("likelihood.model.k"), 1, 10, 2, key="model_k", disabled=kind != "mixture")
-        h = st.select_slider(t("likelihood.model.bandwidth"), BANDWIDTHS, value=0.2, key="model_h",
+                        format_func=labeler("likelihood.model.families"), bind=LINK, key="model_kind")
+        k = st.slider(t("likelihood.model.k"), 1, 10, 2, bind=LINK, key="model_k", disabled=kind != "mixture")
+        h = st.select_slider(t("likelihood.model.bandwidth"), BANDWIDTHS, value=0.2, bind=LINK, key="model_h",
                              disabled=kind != "kde", help=t("likelihood.model.bandwidth_help"))
     return Setup(spec, n, seed, kind, k, h)
 
@@ -117,7 +120,7 @@ def metrics(view: dict, n: int) -> None:
 
 
 def decomposition_and_estimates(n: int, view: dict, labels: dict) -> None:
-    st.header(t("likelihood.kl.title"), anchor=False)
+    links.header("likelihood.kl")
     left, right = st.columns(2)
     d = view["decomposition"]
     with left:
@@ -147,9 +150,9 @@ def monte_carlo(setup: Setup, n_mc: int):
 
 @section
 def monte_carlo_section(setup: Setup) -> None:
-    st.header(t("likelihood.mc.title"), anchor=False)
+    links.header("likelihood.mc")
     st.markdown(t("likelihood.mc.intro"))
-    n_mc = st.select_slider(t("likelihood.mc.n"), MC_NS, value=20, key="mc_n")
+    n_mc = st.select_slider(t("likelihood.mc.n"), MC_NS, value=20, bind=LINK, key="mc_n")
     estimates, curve = monte_carlo(setup, n_mc)
     labels = series_labels(current_language())
     left, right = st.columns(2)
@@ -179,9 +182,10 @@ def capacity_view(spec: DistSpec, n: int, seed: int, memorise_h: float, lang: st
 
 @section
 def capacity_section(setup: Setup) -> None:
-    st.header(t("likelihood.capacity.title"), anchor=False)
+    links.header("likelihood.capacity")
     st.markdown(t("likelihood.capacity.intro"))
-    memorise_h = st.select_slider(t("likelihood.capacity.memorise_h"), BANDWIDTHS, value=0.001, key="memorise_h")
+    memorise_h = st.select_slider(t("likelihood.capacity.memorise_h"), BANDWIDTHS, value=0.001,
+                                  bind=LINK, key="memorise_h")
     mixture, kde, copies, fresh, labels = capacity_view(setup.spec, setup.n, setup.seed, memorise_h,
                                                         current_language())
     left, right = st.columns(2)
@@ -215,17 +219,17 @@ def surface_grid(spec: DistSpec, n: int, seed: int):
 
 @section
 def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
-    st.header(t("likelihood.live.title"), anchor=False)
+    links.header("likelihood.live")
     st.markdown(t("likelihood.live.intro"))
     train, _ = make_data(spec, n, seed)
     left, middle, right = st.columns(3)
     family = left.segmented_control(t("likelihood.live.family"), ("gaussian", "mixture"), default="gaussian",
                                     format_func=labeler("likelihood.live.families"),
-                                    key="live_family") or "gaussian"
+                                    bind=LINK, key="live_family") or "gaussian"
     optimizer = middle.segmented_control(t("likelihood.live.optimizer"), ("sgd", "momentum", "adam"), default="adam",
                                          format_func=labeler("likelihood.live.optimizers"),
-                                         key="live_optimizer") or "adam"
-    lr = right.select_slider(t("likelihood.live.lr"), LEARNING_RATES, value=0.05, key="live_lr",
+                                         bind=LINK, key="live_optimizer") or "adam"
+    lr = right.select_slider(t("likelihood.live.lr"), LEARNING_RATES, value=0.05, bind=LINK, key="live_lr",
                              help=t("likelihood.live.lr_help"))
     identity = (spec, n, seed, family)  # a change here starts a new run; optimiser and lr change live
     config = MLEConfig(family=family, optimizer=optimizer, lr=lr, seed=seed)
@@ -279,17 +283,17 @@ def two_d_view(name: str, n: int, kind: str, k: int, seed: int, lang: str):
 
 @section
 def two_d_section() -> None:
-    st.header(t("likelihood.two_d.title"), anchor=False)
+    links.header("likelihood.two_d")
     st.markdown(t("likelihood.two_d.intro"))
     controls, picture = st.columns([1, 2])
     with controls:
         name = st.selectbox(t("likelihood.two_d.data"), toy2d.NAMES, index=toy2d.NAMES.index("moons"),
-                            format_func=labeler("controls.toy2d"), key="two_d_data")
-        n = st.slider(t("likelihood.data.n"), 20, 2000, 400, 20, key="two_d_n")
+                            format_func=labeler("controls.toy2d"), bind=LINK, key="two_d_data")
+        n = st.slider(t("likelihood.data.n"), 20, 2000, 400, 20, bind=LINK, key="two_d_n")
         kind = st.segmented_control(t("likelihood.model.family"), ("gaussian", "mixture"), default="mixture",
                                     format_func=labeler("likelihood.two_d.families"),
-                                    key="two_d_kind") or "mixture"
-        k = st.slider(t("likelihood.model.k"), 1, 12, 6, key="two_d_k", disabled=kind != "mixture")
+                                    bind=LINK, key="two_d_kind") or "mixture"
+        k = st.slider(t("likelihood.model.k"), 1, 12, 6, bind=LINK, key="two_d_k", disabled=kind != "mixture")
         figure, train_ll, test_ll = two_d_view(name, n, kind, k, 0, current_language())
         st.metric(t("likelihood.two_d.train"), f"{train_ll:.3f}", help=t("likelihood.metrics.train_help"))
         st.metric(t("likelihood.two_d.test"), f"{test_ll:.3f}", help=t("likelihood.metrics.test_help"))

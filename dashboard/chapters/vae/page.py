@@ -13,9 +13,11 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.vae import plots
+from dashboard.shared import links
 from dashboard.shared import live_training as live
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
+from dashboard.shared.links import LINK
 from dashboard.shared.mnist import heldout
 from dashboard.shared.models import pretrained
 from dashboard.shared.plotting import format_value, surface_with_path
@@ -81,20 +83,21 @@ def toy_iwae(x: tuple, mu: float, log_s: float):
 
 @section
 def toy_section() -> None:
-    st.header(t("vae.toy.title"), anchor=False)
+    links.header("vae.toy")
     st.markdown(t("vae.toy.intro"))
     st.latex(t("vae.toy.model"))
     st.session_state.setdefault("vae_x1", PRESETS["bimodal"][0])
     st.session_state.setdefault("vae_x2", PRESETS["bimodal"][1])
     st.session_state.setdefault("vae_mu", 0.5)
     st.session_state.setdefault("vae_log_s", -0.5)
-    st.pills(t("vae.toy.preset"), list(PRESETS), format_func=labeler("vae.toy.presets"), key="vae_preset",
+    st.pills(t("vae.toy.preset"), list(PRESETS), format_func=labeler("vae.toy.presets"), bind=LINK, key="vae_preset",
              on_change=use_preset)
     controls, data_col, latent_col = st.columns([1, 1.3, 1.3])
     with controls:
-        x = (st.slider("x₁", -2.5, 2.5, step=0.05, key="vae_x1"), st.slider("x₂", -1.0, 5.0, step=0.05, key="vae_x2"))
-        mu = st.slider(t("vae.toy.mu"), -3.0, 3.0, step=0.01, key="vae_mu")
-        log_s = st.slider(t("vae.toy.log_s"), -3.0, 1.0, step=0.01, key="vae_log_s")
+        x = (st.slider("x₁", -2.5, 2.5, step=0.05,
+                       bind=LINK, key="vae_x1"), st.slider("x₂", -1.0, 5.0, step=0.05, bind=LINK, key="vae_x2"))
+        mu = st.slider(t("vae.toy.mu"), -3.0, 3.0, step=0.01, bind=LINK, key="vae_mu")
+        log_s = st.slider(t("vae.toy.log_s"), -3.0, 1.0, step=0.01, bind=LINK, key="vae_log_s")
         st.button(t("vae.toy.optimise"), icon=":material/trending_up:", on_click=optimise_q, type="primary",
                   help=t("vae.toy.optimise_help"))
     numbers = toy_numbers(x, mu, log_s)
@@ -154,14 +157,15 @@ def live_data(name: str):
 
 @section
 def live_section() -> None:
-    st.header(t("vae.live.title"), anchor=False)
+    links.header("vae.live")
     st.markdown(t("vae.live.intro"))
     a, b, c, d = st.columns(4)
-    name = a.selectbox(t("vae.live.data"), LIVE_DATA, format_func=labeler("controls.toy2d"), key="vae_live_data")
-    latent_dim = b.segmented_control(t("vae.live.latent"), (1, 2), default=1, key="vae_live_latent",
+    name = a.selectbox(t("vae.live.data"), LIVE_DATA, format_func=labeler("controls.toy2d"),
+                       bind=LINK, key="vae_live_data")
+    latent_dim = b.segmented_control(t("vae.live.latent"), (1, 2), default=1, bind=LINK, key="vae_live_latent",
                                      help=t("vae.live.latent_help")) or 1
-    beta = c.select_slider("β", LIVE_BETAS, value=1.0, key="vae_live_beta", help=t("vae.live.beta_help"))
-    lr = d.select_slider(t("vae.live.lr"), LIVE_LRS, value=2e-3, key="vae_live_lr")
+    beta = c.select_slider("β", LIVE_BETAS, value=1.0, bind=LINK, key="vae_live_beta", help=t("vae.live.beta_help"))
+    lr = d.select_slider(t("vae.live.lr"), LIVE_LRS, value=2e-3, bind=LINK, key="vae_live_lr")
     data = live_data(name)
     identity = (name, latent_dim)  # data or latent size start a new run; beta and lr change live
     config = VAEConfig(latent_dim=latent_dim, beta=beta, lr=lr)  # exact log p(x) every 25 steps, 128 points
@@ -197,8 +201,8 @@ def live_section() -> None:
 def decoded_at(model) -> None:
     """The digit the 2D VAE decodes at (z1, z2): a fragment inside the MNIST section, so the two sliders
     rerun one decoder call and one image, not the section's grids and reconstructions."""
-    z1 = st.slider("z₁", -3.0, 3.0, 0.0, 0.1, key="vae_z1")
-    z2 = st.slider("z₂", -3.0, 3.0, 0.0, 0.1, key="vae_z2")
+    z1 = st.slider("z₁", -3.0, 3.0, 0.0, 0.1, bind=LINK, key="vae_z1")
+    z2 = st.slider("z₂", -3.0, 3.0, 0.0, 0.1, bind=LINK, key="vae_z2")
     st.image(tile(latent.decode(model, [[z1, z2]]), 1), width=140, clamp=True,
              caption=t("vae.mnist.decoded", z1=z1, z2=z2))
 
@@ -224,7 +228,7 @@ def mnist_bounds(_vae, first: int, count: int):
 
 @section
 def mnist_section() -> None:
-    st.header(t("vae.mnist.title"), anchor=False)
+    links.header("vae.mnist")
     st.markdown(t("vae.mnist.intro"))
     loaded = {name: pretrained(name) for name in ("vae2d", "vae", "ae")}
     if any(v is None for v in loaded.values()):
@@ -255,8 +259,8 @@ def mnist_section() -> None:
             st.image(tile(np.concatenate([originals, recon]), 10), caption=t("vae.mnist.recon_caption"), clamp=True,
                      width="stretch")
             a, b = st.columns(2)
-            first = a.number_input(t("vae.mnist.digit_a"), 0, len(digits.images) - 1, 3, key="vae_interp_a")
-            second = b.number_input(t("vae.mnist.digit_b"), 0, len(digits.images) - 1, 2, key="vae_interp_b")
+            first = a.number_input(t("vae.mnist.digit_a"), 0, len(digits.images) - 1, 3, bind=LINK, key="vae_interp_a")
+            second = b.number_input(t("vae.mnist.digit_b"), 0, len(digits.images) - 1, 2, bind=LINK, key="vae_interp_b")
             path = latent.interpolate(model, digits.images[first], digits.images[second], steps=10)
             st.image(tile(path, 10), caption=t("vae.mnist.interp_caption"), clamp=True, width="stretch")
         st.image(tile(views["vae"]["samples"][:32], 16), caption=t("vae.mnist.samples_caption"), clamp=True,
