@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard.shared import links, style
 from dashboard.shared.course import HOME_VIEW, built_chapters
 from dashboard.shared.i18n import t
-from dashboard.shared.sidebar import device_panel, language_switch
+from dashboard.shared.sidebar import device_panel, keyboard_help, language_switch
 
 link = st.query_params.to_dict()  # before any widget: what the link asked for (see dashboard.shared.links)
 language_switch()
@@ -22,6 +22,7 @@ pages += [
 ]
 page = st.navigation(pages)
 links.share_panel()
+keyboard_help()
 device_panel()
 links.page_view()
 page.run()

@@ -61,6 +61,10 @@ from dashboard.shared.turns import TURNS, Turns
 # second, too fast to watch; "slow" and "normal" cap the steps so a path can be followed.
 SPEEDS = {"slow": (0.15, 2), "normal": (0.15, 20), "fast": (0.15, 100_000)}
 INTERVAL_S = 0.35  # seconds between ticks: leaves the browser time to draw
+# Keys of the live panel (one panel per page): play / pause, then the step buttons in order. "C" and "R"
+# are Streamlit's own; a key is ignored while the student types in a field.
+PLAY_KEY = "P"
+STEP_KEYS = ("S", "Shift+S", "Alt+S")
 IDLE_PAUSE_S = 15 * 60  # playing this long without a click (a forgotten tab): pause, free the share
 
 
@@ -247,6 +251,11 @@ def stop_message(stop, prefix: str = "training.stop", **defaults) -> str:
     return t(f"{prefix}.{stop.code}", **{**defaults, "step": stop.step, **stop.detail})
 
 
+def step_key(i: int) -> str | None:
+    """The keyboard shortcut of the i-th step button (None past the last key)."""
+    return STEP_KEYS[i] if i < len(STEP_KEYS) else None
+
+
 def controls(key: str, *, step_sizes=(1, 10), steps: list[StepButton] | None = None) -> None:
     """The button row: play or pause, single steps, reset, and the speed of play.
 
@@ -257,18 +266,18 @@ def controls(key: str, *, step_sizes=(1, 10), steps: list[StepButton] | None = N
     columns = st.columns([1] * (n_steps + 2) + [2], vertical_alignment="bottom")
     if s.playing:
         columns[0].button(t("training.pause"), icon=":material/pause:", key=f"{key}_pause", on_click=pause,
-                          args=(key,), width="stretch")
+                          args=(key,), width="stretch", shortcut=PLAY_KEY)
     else:
         columns[0].button(t("training.play"), icon=":material/play_arrow:", key=f"{key}_play", on_click=play,
-                          args=(key,), type="primary", width="stretch")
+                          args=(key,), type="primary", width="stretch", shortcut=PLAY_KEY)
     if steps is None:
-        for column, n in zip(columns[1:], step_sizes):
+        for i, (column, n) in enumerate(zip(columns[1:], step_sizes)):
             column.button(t("training.step", n=n), icon=":material/skip_next:", key=f"{key}_step{n}",
-                          on_click=step_once, args=(key, n), width="stretch")
+                          on_click=step_once, args=(key, n), width="stretch", shortcut=step_key(i))
     else:
-        for column, button in zip(columns[1:], steps):
+        for i, (column, button) in enumerate(zip(columns[1:], steps)):
             column.button(button.label, icon=button.icon, key=f"{key}_{button.name}", help=button.help,
-                          on_click=step_with, args=(key, button.run), width="stretch")
+                          on_click=step_with, args=(key, button.run), width="stretch", shortcut=step_key(i))
     columns[-2].button(t("training.reset"), icon=":material/restart_alt:", key=f"{key}_reset", on_click=reset,
                        args=(key,), width="stretch")
     s.speed = columns[-1].select_slider(t("training.speed"), options=list(s.speed_table()), value=s.speed,

@@ -1,10 +1,11 @@
-"""The sidebar every page shares: language switch (mirrored into ``?lang=``) and compute device."""
+"""The sidebar every page shares: language switch (mirrored into ``?lang=``), the keyboard's keys, compute device."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard.shared.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, t
+from dashboard.shared.live_training import PLAY_KEY, STEP_KEYS
 
 
 def language_switch() -> str:
@@ -51,3 +52,13 @@ def device_panel() -> None:
         else:
             st.markdown(t("common.sidebar.device_cpu", threads=info.threads))
         st.caption(t("common.sidebar.footer"))
+
+
+def keyboard_help() -> None:
+    """The keys of the live panels, in a popover (the buttons show them too)."""
+    with st.sidebar.popover(t("common.keyboard.title"), icon=":material/keyboard:", width="stretch"):
+        rows = [(PLAY_KEY, t("common.keyboard.play"))]
+        rows += [(key, t("common.keyboard.step", n=i + 1)) for i, key in enumerate(STEP_KEYS)]
+        st.markdown("\n".join([f"| {t('common.keyboard.key')} | {t('common.keyboard.does')} |", "| --- | --- |"]
+                              + [f"| `{key}` | {text} |" for key, text in rows]))
+        st.caption(t("common.keyboard.note"))

@@ -152,6 +152,30 @@ def test_live_training_plays_and_pauses_in_the_browser(page, streamlit_server):
     full_page_screenshot(page, SCREENSHOTS / "likelihood-after-training-en.png")
 
 
+def test_the_keyboard_plays_pauses_and_steps_the_live_panel(page, streamlit_server):
+    """P plays and pauses, S takes the first step button's steps (here the likelihood page's "step x1")."""
+    page.goto(f"{streamlit_server}/likelihood?lang=en", wait_until="domcontentloaded")
+    wait_for_heading(page, translate("en", "likelihood.title"))
+    main = page.locator('[data-testid="stMain"]')
+    paused = re.compile(r"Paused at step (\d+)")
+
+    def paused_at() -> int:
+        return int(paused.search(main.get_by_text(paused).first.inner_text()).group(1))
+
+    main.locator("h1").first.click()  # focus on the page, not on a field
+    page.keyboard.press("s")
+    page.wait_for_function("() => /Paused at step 1\\b/.test(document.body.innerText)", timeout=LOAD_TIMEOUT_MS)
+    page.keyboard.press("p")
+    main.get_by_text(re.compile(r"Training… step (\d+)")).first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    page.wait_for_timeout(1500)
+    page.keyboard.press("p")
+    main.get_by_text(paused).first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+    assert paused_at() > 1
+    page.get_by_role("button", name=translate("en", "common.keyboard.title")).click()
+    assert page.get_by_text(translate("en", "common.keyboard.play")).is_visible()
+    assert_no_errors(page)
+
+
 FILM_STATE = """() => {
     const gd = document.querySelector('.st-key-diffusion_live_film .js-plotly-plot');
     if (gd === null || !gd._fullLayout || !gd._fullLayout.sliders || !gd._fullLayout.sliders.length) return null;
