@@ -21,6 +21,7 @@ What this module adds:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -93,23 +94,33 @@ def notice_ignored(initial: Mapping[str, str]) -> None:
     st.toast(" ".join(parts), icon=":material/link_off:")
 
 
-# The browser scrolls to ``#anchor`` before a Streamlit page has drawn it; this scrolls there once the section
-# exists, and again while the charts above it are still drawn (they push it down), until the student scrolls.
-SCROLL_TO_ANCHOR = """<script>(() => {
-  const id = decodeURIComponent(window.location.hash.slice(1));
-  if (!id || window.genmodelsScrolledTo === id) return;
-  window.genmodelsScrolledTo = id;
+def scroll_script(target: str | None = None, token: str = "") -> str:
+    """JavaScript that scrolls to the element ``target`` (default: the one the URL's ``#anchor`` names).
+
+    The browser scrolls to ``#anchor`` before a Streamlit page has drawn it; this scrolls there once the
+    section exists, and again while the charts above it are still drawn (they push it down), until the
+    student scrolls. Runs once per (target, token)."""
+    wanted = "decodeURIComponent(window.location.hash.slice(1))" if target is None else json.dumps(target)
+    return f"""<script>(() => {{
+  const id = {wanted}, once = id + {json.dumps(token)};
+  if (!id || window.genmodelsScrolledTo === once) return;
+  window.genmodelsScrolledTo = once;
   let ticks = 0;
   const stop = () => clearInterval(timer);
-  const timer = setInterval(() => {
+  const timer = setInterval(() => {{
     const target = document.getElementById(id);
     const app = document.querySelector('[data-testid="stApp"]');
-    if (target) target.scrollIntoView({block: 'start'});
+    if (target) target.scrollIntoView({{block: 'start'}});
     const idle = app && app.getAttribute('data-test-script-state') === 'notRunning';
     if (++ticks > 120 || (target && idle && ticks > 12)) stop();
-  }, 250);
-  for (const event of ['wheel', 'touchstart', 'keydown']) window.addEventListener(event, stop, {once: true});
-})();</script>"""
+  }}, 250);
+  for (const event of ['wheel', 'touchstart', 'keydown']) window.addEventListener(event, stop, {{once: true}});
+}})();</script>"""
+
+
+def url_value(value) -> str:
+    """A value as it is written in a link (Streamlit's binding writes booleans as true / false)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def page_view() -> None:
@@ -117,7 +128,7 @@ def page_view() -> None:
     css = hide_css(hidden(st.query_params))
     if css:
         st.html(f"<style>{css}</style>")
-    st.sidebar.html(SCROLL_TO_ANCHOR, unsafe_allow_javascript=True)
+    st.sidebar.html(scroll_script(), unsafe_allow_javascript=True)
 
 
 def share_panel() -> None:

@@ -11,7 +11,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.divergences import plots
-from dashboard.shared import links
+from dashboard.chapters.divergences.claims import CLAIMS
+from dashboard.shared import claims, links
 from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts, translate
 from dashboard.shared.links import LINK
@@ -254,6 +255,7 @@ def model_map() -> None:
 
 st.title(t("divergences.title"), anchor=False)
 st.markdown(t("divergences.intro"))
+claims.lecture("divergences", CLAIMS)
 
 comparison()
 model_map()

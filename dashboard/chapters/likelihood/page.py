@@ -11,7 +11,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.likelihood import plots
-from dashboard.shared import links
+from dashboard.chapters.likelihood.claims import CLAIMS
+from dashboard.shared import claims, links
 from dashboard.shared import live_training as live
 from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts
@@ -304,6 +305,7 @@ def two_d_section() -> None:
 
 st.title(t("likelihood.title"), anchor=False)
 st.markdown(t("likelihood.intro"))
+claims.lecture("likelihood", CLAIMS)
 setup = data_and_model()
 view = fitted_model(setup)
 labels = series_labels(current_language())

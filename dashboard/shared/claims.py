@@ -1,0 +1,86 @@
+"""The lecture, one claim at a time: each page's numbered claims, each one click (and one link) away.
+
+A ``Claim`` names a statement of the lecture and the state of the page's controls that shows it
+(widget key -> value), plus the section where it shows. :func:`lecture` draws a page's claims at its
+top, in an expander, each with
+
+* a question to answer first ("predict, then reveal"): the student picks an answer, which is
+  checked and explained; a demonstration sticks when the student committed to a guess before it;
+* "Show it": the controls take the claim's values (through ``st.session_state``; the URL follows,
+  since every control is bound to it) and the page scrolls to the section;
+* the link that opens the same state in any browser (``?key=value...#section``).
+
+The texts live in the catalog under ``claims.<page>.<name>``: ``title``, ``question``, ``options``
+(``a``, ``b``, ``c``; the right one at ``Claim.answer``) and ``why``. The numbers a claim is about are checked
+against the engine in ``tests/dashboard/test_claims.py`` with the claim's own state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from dashboard.shared import links
+from dashboard.shared.i18n import current_language, t, translate
+
+SHOWN = "claims_shown"  # session_state: the anchor to scroll to after "Show it" (read once)
+OPTIONS = ("a", "b", "c")
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str  # catalog: claims.<page>.<name>.*
+    state: Mapping = field(default_factory=dict)  # widget key -> the value that shows the claim
+    section: str | None = None  # the catalog prefix of the section's header (its anchor), None: the page top
+    answer: int = 0  # the index of the right option of the question
+
+    def link(self, page: str, lang: str) -> str:
+        """The relative link that opens this claim's state (and scrolls to its section)."""
+        query = urlencode({"lang": lang, **{key: links.url_value(value) for key, value in self.state.items()}})
+        return f"/{page}?{query}" + (f"#{links.anchor(self.section)}" if self.section else "")
+
+
+def show(claim: Claim) -> None:
+    """"Show it": the controls take the claim's values (before they are drawn again, in the rerun)."""
+    for key, value in claim.state.items():
+        st.session_state[key] = value
+    if claim.section:
+        st.session_state[SHOWN] = (links.anchor(claim.section), str(time.monotonic()))
+
+
+@st.fragment
+def lecture(page: str, claims: list[Claim]) -> None:
+    """The page's claims at its top: question, "Show it" and the link for each. A fragment: answering a
+    question redraws only the claims; "Show it" reruns the page with the claim's values."""
+    lang = current_language()
+    shown = st.session_state.pop(SHOWN, None)
+    if shown:  # scroll to the section the student just asked for (once per click)
+        st.html(links.scroll_script(*shown), unsafe_allow_javascript=True)
+    with st.expander(t("claims.title", n=len(claims)), icon=":material/school:"):
+        st.caption(t("claims.intro"))
+        for number, claim in enumerate(claims, 1):
+            _claim(page, number, claim, lang)
+
+
+def _claim(page: str, number: int, claim: Claim, lang: str) -> None:
+    prefix = f"claims.{page}.{claim.name}"
+    st.markdown(f"**{number}. {t(f'{prefix}.title')}**")
+    question, actions = st.columns([3, 1], vertical_alignment="bottom")
+    with question:
+        options = [translate(lang, f"{prefix}.{option}") for option in OPTIONS]
+        picked = st.radio(t(f"{prefix}.question"), range(len(options)), format_func=options.__getitem__, index=None,
+                          horizontal=True, bind=None, key=f"claims_{page}_{claim.name}")  # a guess, not page state
+        if picked is not None:
+            verdict = "claims.right" if picked == claim.answer else "claims.wrong"
+            (st.success if picked == claim.answer else st.info)(
+                f"{t(verdict, answer=options[claim.answer])} {t(f'{prefix}.why')}")
+    with actions:
+        if st.button(t("claims.show"), icon=":material/visibility:", key=f"claims_{page}_{claim.name}_show",
+                     width="stretch"):
+            show(claim)
+            st.rerun()  # the whole page, with the claim's values
+        st.markdown(f"[{t('claims.link')}]({claim.link(page, lang)})")

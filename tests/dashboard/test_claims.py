@@ -1,0 +1,128 @@
+"""The lecture's claims: each one's "Show it" gives the page its state, and in that state the numbers say
+what the claim says (checked on the engine with the claim's own values, to the stated tolerances)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dashboard.chapters.divergences.claims import CLAIMS as DIVERGENCES
+from dashboard.chapters.likelihood.claims import CLAIMS as LIKELIHOOD
+from dashboard.shared.claims import OPTIONS
+from dashboard.shared.controls import DistSpec
+from dashboard.shared.i18n import LANGUAGES, catalog
+from engine import capacity, projections
+from engine import divergences as D
+from engine import likelihood as L
+from engine.distributions import Normal, two_normal_mixture
+
+PAGES = {"divergences": DIVERGENCES, "likelihood": LIKELIHOOD}
+# The likelihood page's data before a claim changes it (dashboard/chapters/likelihood/page.py, DEFAULT_DATA).
+LIKELIHOOD_DATA = {"kind": "mixture", "location": 0.0, "scale": 0.5, "weight": 0.35, "separation": 3.0}
+
+
+def claim(page: str, name: str):
+    return next(c for c in PAGES[page] if c.name == name)
+
+
+def likelihood_data(state: dict) -> DistSpec:
+    values = {**LIKELIHOOD_DATA, **{k[5:]: v for k, v in state.items() if k.startswith("data_") and k != "data_n"}}
+    return DistSpec(**values)
+
+
+@pytest.mark.parametrize("page, claim_", [(p, c) for p, cs in PAGES.items() for c in cs],
+                         ids=[f"{p}-{c.name}" for p, cs in PAGES.items() for c in cs])
+def test_show_it_gives_the_page_the_claims_state(page_app, page, claim_):
+    at = page_app(page)
+    at.button(key=f"claims_{page}_{claim_.name}_show").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    for key, value in claim_.state.items():
+        widget = at.session_state[key]
+        assert (widget[0] if isinstance(widget, list) else widget) == value, key
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_every_claim_has_its_texts_and_a_right_answer(lang):
+    texts = catalog(lang)
+    for page, claims in PAGES.items():
+        for c in claims:
+            for part in ("title", "question", "why", *OPTIONS):
+                assert texts.get(f"claims.{page}.{c.name}.{part}", "").strip(), (lang, page, c.name, part)
+            assert 0 <= c.answer < len(OPTIONS)
+
+
+def test_a_wrong_guess_is_corrected_and_a_right_one_confirmed(page_app):
+    at = page_app("divergences")
+    guess = at.radio(key="claims_divergences_disjoint")
+    guess.set_value(0).run()
+    assert any("log 2" in box.value for box in at.info)
+    at.radio(key="claims_divergences_disjoint").set_value(1).run()
+    assert any(box.value.startswith("Right") for box in at.success)
+
+
+def test_disjoint_supports_numbers():
+    state = claim("divergences", "disjoint").state
+    p = DistSpec(state["p_kind"], state["p_location"], state["p_scale"]).build()
+    q = DistSpec(state["q_kind"], state["q_location"], state["q_scale"]).build()
+    report = D.divergence_report(p, q)
+    assert math.isinf(report.kl_pq) and math.isinf(report.kl_qp)
+    assert report.js == pytest.approx(math.log(2), abs=1e-9)
+    assert report.tv == pytest.approx(1.0, abs=1e-12)
+    assert report.w1 == pytest.approx(state["q_location"] - state["p_location"], abs=1e-9)  # |theta|
+
+
+def test_disjoint_supports_on_the_page(page_app):
+    at = page_app("divergences")
+    at.button(key="claims_divergences_disjoint_show").click().run()
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["KL(P‖Q)"] == "∞" and float(shown["JS(P, Q)"]) == pytest.approx(math.log(2), abs=5e-4)
+    assert float(shown["W₁(P, Q)"]) == pytest.approx(2.0, abs=5e-4)
+
+
+def test_forward_kl_covers_and_reverse_kl_seeks_a_mode():
+    s = claim("divergences", "modes").state
+    p = two_normal_mixture(0.0, s["modes_std"], s["modes_weight"], s["modes_separation"])
+    forward = projections.fit_forward_kl(p)
+    reverse = projections.fit_reverse_kl(p, init_mean=s["modes_init"], init_std=1.0).normal
+    half = s["modes_separation"] / 2
+    assert math.sqrt(forward.var) > half  # spans both bumps (at -3 and +3)
+    assert reverse.mean == pytest.approx(half, abs=0.1) and math.sqrt(reverse.var) < 1.5 * s["modes_std"]
+
+
+def test_maximum_likelihood_is_minimum_kl():
+    p = likelihood_data(claim("likelihood", "mle_kl").state).build()
+    best = Normal(p.mean, math.sqrt(p.var))  # the Gaussian maximum-likelihood fit to infinite data from p
+    d = L.kl_decomposition(p, best)
+    assert d.cross_entropy == pytest.approx(d.entropy + d.kl, abs=1e-9)
+    for other in (Normal(p.mean + 0.1, math.sqrt(p.var)), Normal(p.mean, 1.1 * math.sqrt(p.var))):
+        assert L.kl_decomposition(p, other).kl > d.kl
+
+
+def test_monte_carlo_noise_shrinks_as_one_over_root_n():
+    p = likelihood_data({}).build()
+    model = Normal(p.mean, math.sqrt(p.var))
+    curve = L.standard_error_curve(p, model, [125, claim("likelihood", "mc_noise").state["mc_n"]], repeats=400,
+                                   rng=np.random.default_rng(0))
+    ratio = curve.empirical_se[1] / curve.empirical_se[0]
+    assert ratio == pytest.approx(0.5, abs=0.1)  # 4x the samples: half the spread (400 repeats: ~5% noise)
+
+
+def test_a_tiny_bandwidth_memorises():
+    state = claim("likelihood", "memorise").state
+    rng = np.random.default_rng(0)
+    p = likelihood_data(state).build()
+    train, test = p.sample(state["data_n"], rng), p.sample(1000, rng)
+    curve = capacity.kde_capacity_curve(train, test, [state["memorise_h"], 0.2])
+    assert curve.train_log_likelihood[0] > curve.train_log_likelihood[1] + 2.0
+    assert curve.test_log_likelihood[0] < curve.test_log_likelihood[1] - 2.0
+
+
+def test_one_gaussian_underfits_two_clusters():
+    p = likelihood_data(claim("likelihood", "underfit").state).build()
+    rng = np.random.default_rng(0)
+    train, test = p.sample(100, rng), p.sample(1000, rng)
+    gaussian = L.mean_log_likelihood(L.fit_gaussian(train), test)
+    mixture = L.mean_log_likelihood(L.fit_mixture(train, 2, seed=0), test)
+    assert mixture > gaussian + 0.3
