@@ -8,17 +8,23 @@ import math
 import numpy as np
 import pytest
 
+from dashboard.chapters.diffusion.claims import CLAIMS as DIFFUSION
 from dashboard.chapters.divergences.claims import CLAIMS as DIVERGENCES
+from dashboard.chapters.gan.claims import CLAIMS as GAN
 from dashboard.chapters.likelihood.claims import CLAIMS as LIKELIHOOD
+from dashboard.chapters.vae.claims import CLAIMS as VAE
 from dashboard.shared.claims import OPTIONS
 from dashboard.shared.controls import DistSpec
 from dashboard.shared.i18n import LANGUAGES, catalog
 from engine import capacity, projections
+from engine import diffusion as dm
 from engine import divergences as D
 from engine import likelihood as L
 from engine.distributions import Normal, two_normal_mixture
+from engine.gan import exact as G
+from engine.vae.exact import ToyLVM
 
-PAGES = {"divergences": DIVERGENCES, "likelihood": LIKELIHOOD}
+PAGES = {"likelihood": LIKELIHOOD, "divergences": DIVERGENCES, "vae": VAE, "gan": GAN, "diffusion": DIFFUSION}
 # The likelihood page's data before a claim changes it (dashboard/chapters/likelihood/page.py, DEFAULT_DATA).
 LIKELIHOOD_DATA = {"kind": "mixture", "location": 0.0, "scale": 0.5, "weight": 0.35, "separation": 3.0}
 
@@ -126,3 +132,44 @@ def test_one_gaussian_underfits_two_clusters():
     gaussian = L.mean_log_likelihood(L.fit_gaussian(train), test)
     mixture = L.mean_log_likelihood(L.fit_mixture(train, 2, seed=0), test)
     assert mixture > gaussian + 0.3
+
+
+def test_the_elbo_gap_is_the_kl_to_the_posterior():
+    s = claim("vae", "elbo_gap").state
+    toy, x, q_std = ToyLVM(), (s["vae_x1"], s["vae_x2"]), math.exp(s["vae_log_s"])
+    gap = toy.log_marginal(x) - toy.elbo(x, s["vae_mu"], q_std).elbo
+    assert gap > 0.1 and gap == pytest.approx(toy.posterior_kl(x, s["vae_mu"], q_std), abs=1e-6)
+
+
+def test_iwae_tightens_with_k():
+    s = claim("vae", "iwae").state
+    toy, x, q_std = ToyLVM(), (s["vae_x1"], s["vae_x2"]), math.exp(s["vae_log_s"])
+    bounds = toy.iwae_bounds(x, s["vae_mu"], q_std, ks=(1, 10, 100, 1000), repeats=100, rng=0)
+    log_px = toy.log_marginal(x)
+    gaps = log_px - np.asarray(bounds.mean)
+    assert np.all(np.diff(bounds.mean) > 0)  # every larger K is higher (well beyond the standard errors here)
+    assert gaps[-1] < gaps[0] / 3 and gaps[-1] >= -3 * bounds.stderr[-1]  # much closer, never above log p(x)
+
+
+def test_the_value_at_d_star_is_two_js_minus_log_4():
+    s = claim("gan", "d_star").state
+    game = G.game_at_optimum(G.data_distribution(s["gan_theory_data"]), Normal(s["gan_theory_mean"], s["gan_theory_std"]))
+    assert game.value == pytest.approx(2 * game.js - math.log(4), abs=1e-9)
+    assert 0.05 < game.js < math.log(2)  # overlapping but different: a value strictly between the extremes
+
+
+def test_the_saturating_loss_has_no_gradient_where_d_spots_the_fakes():
+    s = claim("gan", "saturating").state
+    d = G.mean_d_star_on_generated(G.data_distribution(s["gan_theory_data"]),
+                                   Normal(s["gan_theory_mean"], s["gan_theory_std"]))
+    losses = G.generator_losses(np.array([d]))
+    assert d < 0.05  # D* is about 0 on G's samples
+    assert abs(losses.grad_saturating[0]) < 0.06 * abs(losses.grad_non_saturating[0])
+
+
+def test_the_forward_process_ends_at_noise_only_when_the_chain_is_long_enough():
+    key = "diffusion_forward_"
+    for name, (low, high) in {"ends_gaussian": (0.0, 1e-4), "too_short": (0.5, 0.7)}.items():
+        s = claim("diffusion", name).state
+        schedule = dm.Schedule(dm.ScheduleConfig(s[key + "schedule"], s[key + "T"], s[key + "rescale"]))
+        assert low <= float(schedule.alpha_bar[s[key + "t"]]) <= high, name

@@ -13,10 +13,13 @@ from dashboard.chapters.diffusion import forward as diffusion_forward
 from dashboard.chapters.diffusion import inpaint as diffusion_inpaint
 from dashboard.chapters.diffusion import live as diffusion_live
 from dashboard.chapters.diffusion import mnist as diffusion_mnist
+from dashboard.chapters.diffusion.claims import CLAIMS
+from dashboard.shared import claims
 from dashboard.shared.i18n import t
 
 st.title(t("diffusion.title"), anchor=False)
 st.markdown(t("diffusion.intro"))
+claims.lecture("diffusion", CLAIMS)
 diffusion_forward.section()
 diffusion_live.section()
 diffusion_mnist.section()

@@ -10,10 +10,13 @@ import streamlit as st
 from dashboard.chapters.gan import live as gan_live
 from dashboard.chapters.gan import mnist as gan_mnist
 from dashboard.chapters.gan import theory as gan_theory
+from dashboard.chapters.gan.claims import CLAIMS
+from dashboard.shared import claims
 from dashboard.shared.i18n import t
 
 st.title(t("gan.title"), anchor=False)
 st.markdown(t("gan.intro"))
+claims.lecture("gan", CLAIMS)
 gan_theory.section()
 gan_live.section()
 gan_mnist.section()

@@ -13,7 +13,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.vae import plots
-from dashboard.shared import links
+from dashboard.chapters.vae.claims import CLAIMS
+from dashboard.shared import claims, links
 from dashboard.shared import live_training as live
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
@@ -307,6 +308,7 @@ def mnist_section() -> None:
 
 st.title(t("vae.title"), anchor=False)
 st.markdown(t("vae.intro"))
+claims.lecture("vae", CLAIMS)
 toy_section()
 live_section()
 mnist_section()
