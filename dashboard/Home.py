@@ -8,11 +8,12 @@ import streamlit as st
 from dashboard.shared import links, style
 from dashboard.shared.course import HOME_VIEW, built_chapters
 from dashboard.shared.i18n import t
-from dashboard.shared.sidebar import device_panel, keyboard_help, language_switch
+from dashboard.shared.sidebar import device_panel, keyboard_help, language_switch, projector_toggle
 
 link = st.query_params.to_dict()  # before any widget: what the link asked for (see dashboard.shared.links)
 language_switch()
 st.set_page_config(page_title=t("common.app_title"), page_icon="🎲", layout="wide")
+projector_toggle()
 style.inject()
 
 pages = [st.Page(HOME_VIEW, title=t("home.nav"), icon=":material/map:", default=True)]

@@ -4,7 +4,7 @@ Every widget of every page is created with ``bind=LINK`` (Streamlit's own query-
 ``bind="query-params"``): moving it writes ``?<its key>=<value>`` into the address bar, a link
 seeds the widget from the URL on load, a value equal to the default is left out of the URL, and a
 value the widget cannot take (text in a number, a step out of range, an option that does not exist)
-is dropped and the default used. The widget keys are the parameter names (``?gan_live_lr_g=0.001``):
+is dropped and the default used. The widget keys are the parameter names (``?gan_live_g_lr=0.001``):
 they are stable, say which section they belong to, and are the names the tests use. Streamlit's
 binding is used rather than our own sync because it runs in the browser as well as on the server
 (the address bar follows a slider inside a fragment without a rerun of the page) and already handles
@@ -12,22 +12,26 @@ defaults, ranges, options and repeated parameters.
 
 What this module adds:
 
-* ``ignored_notice(initial, state)``: which parameters of the link the page could not use, so the
+* ``notice_ignored``: which parameters of the link the page could not use (``ignored``), so the
   student gets a short notice instead of a silent change;
-* the page-level parameters that are not widgets (``lang``, ``hide``);
-* ``hide_css(hidden)``: a link can hide chosen controls (by key) or the prose
-  (``?hide=prose,gan_live_lr_g``), TensorFlow Playground's ``_hide`` idea for handing out a trimmed view.
+* the page-level parameters that are not widgets (``lang``, ``hide``) and a live trainer's step
+  count (``?<key>_at=N``, see ``live_links``);
+* ``page_view``: a link can hide chosen controls (by key) or the prose (``?hide=prose,gan_live_g_lr``),
+  TensorFlow Playground's ``_hide`` idea for handing out a trimmed view, and open the page at a section
+  (``#anchor``; ``header`` gives every section a stable one);
+* ``share_panel``: the sidebar's "Link to this view", with the settings also as a JSON file.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 import streamlit as st
 
 from dashboard.shared.i18n import t
+from dashboard.shared.live_links import LINK_STEPS, SLOT_PREFIX, link_parameters, link_steps
 
 LINK = "query-params"  # the ``bind=`` of every widget
 PAGE_PARAMS = frozenset({"lang", "hide"})  # parameters of the page itself, not of a widget
@@ -60,6 +64,11 @@ def ignored(initial: Mapping[str, str], now: Mapping[str, str], state: Mapping) 
     for name, value in initial.items():
         if name in PAGE_PARAMS:
             continue
+        trainer = name.removesuffix(LINK_STEPS)
+        if trainer != name and f"{SLOT_PREFIX}{trainer}" in state:  # a live trainer's step count
+            if not link_steps(trainer, initial):
+                invalid.append(name)
+            continue
         if name not in state:
             unknown.append(name)
         elif name not in now and not same(state[name], value):
@@ -76,7 +85,7 @@ def hide_css(names: set[str]) -> str:
     """CSS that hides these widgets (by key) and, for ``prose``, the explanations of the main area."""
     rules = [f".st-key-{name}" for name in sorted(names - {PROSE}) if name.replace("_", "").isalnum()]
     if PROSE in names:
-        rules.append('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex))')
+        rules.append('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
     return "".join(f"{rule} {{display: none !important;}}" for rule in rules)
 
 
@@ -145,7 +154,13 @@ def share_panel() -> None:
 def _share_body() -> None:
     st.caption(t("links.share_help"))
     if st.button(t("links.make"), icon=":material/link:", key="links_make"):
-        st.code(link(st.context.url, st.query_params.to_dict()), language=None, wrap_lines=True)
+        here = st.context.url
+        query = {**st.query_params.to_dict(), **link_parameters(st.session_state, urlparse(here).path)}
+        st.code(link(here, query), language=None, wrap_lines=True)
+        page = urlparse(here).path.strip("/") or "home"
+        st.download_button(t("links.json"), json.dumps({"page": page, "settings": query}, indent=2, ensure_ascii=False),
+                           file_name=f"{page}-settings.json", mime="application/json", icon=":material/download:",
+                           key="links_json")
 
 
 def link(address: str, query: Mapping[str, str | list]) -> str:

@@ -50,11 +50,13 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import streamlit as st
 
 from dashboard.shared.i18n import labeler, t
 from dashboard.shared.links import LINK
+from dashboard.shared.live_links import SLOT_PREFIX, link_steps, train_to
 from dashboard.shared.turns import TURNS, Turns
 
 # Per tick: (time budget in seconds, most steps). Small models take thousands of steps per
@@ -85,6 +87,7 @@ class Slot:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     touched: float = field(default_factory=time.perf_counter)  # the last click on its controls (play, step, reset)
     idle: bool = False  # paused by advance() after IDLE_PAUSE_S without a click
+    page: str = ""  # the URL path of the page that built it (its link carries ``?<key>_at=``)
     ticked: float | None = None  # when the last tick of this play began (None: none yet)
     turn_id: object = field(default_factory=object, repr=False, compare=False)  # this slot in ``Turns``
 
@@ -133,7 +136,7 @@ def advance(s: Slot, clock=time.perf_counter, turns: Turns = TURNS) -> None:
 
 
 def _slot_key(key: str) -> str:
-    return f"live::{key}"
+    return f"{SLOT_PREFIX}{key}"
 
 
 def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapping | None = None,
@@ -147,10 +150,12 @@ def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapp
     ``INTERVAL_S`` for this key. ``live(trainer)`` applies the settings that change while it
     trains (a learning rate); it runs under the trainer's lock, never beside a running tick.
     """
-    state = st.session_state if state is None else state
+    in_page, state = state is None, st.session_state if state is None else state
     slot = state.get(_slot_key(key))
+    first = slot is None  # the first trainer of this key in the session: a link's step count applies
     if slot is None or slot.config != config:
-        slot = Slot(trainer=factory(), config=config, speed=slot.speed if slot else speed)
+        slot = Slot(trainer=factory(), config=config, speed=slot.speed if slot else speed,
+                    page=urlparse(st.context.url).path if in_page else "")
         state[_slot_key(key)] = slot
     slot.speeds, slot.interval_s = speeds, interval_s
     slot.touched = time.perf_counter()  # this runs when the section reruns (a widget moved), never at a tick
@@ -159,6 +164,11 @@ def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapp
     if live is not None:
         with slot.lock:
             live(slot.trainer)
+    if first and in_page and (asked := link_steps(key, st.query_params)):
+        bar = st.progress(0.0, text=t("training.from_link", steps=asked))
+        with slot.lock:
+            train_to(slot.trainer, asked, lambda done: bar.progress(done, text=t("training.from_link", steps=asked)))
+        bar.empty()
     return slot.trainer
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.shared.charts import PROJECTOR
 from dashboard.shared.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, t
+from dashboard.shared.links import LINK
 from dashboard.shared.live_training import PLAY_KEY, STEP_KEYS
 
 
@@ -62,3 +64,8 @@ def keyboard_help() -> None:
         st.markdown("\n".join([f"| {t('common.keyboard.key')} | {t('common.keyboard.does')} |", "| --- | --- |"]
                               + [f"| `{key}` | {text} |" for key, text in rows]))
         st.caption(t("common.keyboard.note"))
+
+
+def projector_toggle() -> None:
+    """The projector view for a lecture hall (``?projector=true`` in a link): see charts and style."""
+    st.sidebar.toggle(t("common.projector.toggle"), key=PROJECTOR, bind=LINK, help=t("common.projector.help"))

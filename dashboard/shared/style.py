@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.shared.charts import projecting
 from dashboard.shared.i18n import current_language
 
 # Streamlit gives every display equation (st.latex, $$...$$) `overflow-x: auto; overflow-y: hidden`
@@ -59,10 +60,23 @@ LABELS = """
 """
 
 
-def css(lang: str) -> str:
-    return KATEX + COLUMNS + LABELS + (KOREAN if lang == "ko" else "")
+# Projector view: Streamlit sizes text, widgets and spacing in rem, so a larger root font scales the whole
+# page; text goes from grey to black; the explanations fold away (headers, equations, figures, numbers and
+# captions stay). Figures get their own larger type and thicker lines in ``dashboard.shared.charts``.
+PROJECTOR = """
+html {font-size: 20px;}
+[data-testid="stMain"] {color: #000;}
+[data-testid="stMain"] [data-testid="stCaptionContainer"] {color: #1a1a1a !important;}
+[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display)):not([data-testid="stCaptionContainer"] *) {
+  display: none !important;}
+"""
+
+
+def css(lang: str, projector: bool = False) -> str:
+    return KATEX + COLUMNS + LABELS + (KOREAN if lang == "ko" else "") + (PROJECTOR if projector else "")
 
 
 def inject() -> None:
-    """Add the style sheet for the session's language to the current run (once, from the router)."""
-    st.html(f"<style>{css(current_language())}</style>")
+    """Add the style sheet for the session's language (and the projector view) to the current run (once,
+    from the router)."""
+    st.html(f"<style>{css(current_language(), projecting())}</style>")

@@ -28,11 +28,11 @@ def test_same_compares_numbers_as_numbers():
 
 
 def test_hide_lists_keys_and_prose_and_ignores_what_is_not_a_key():
-    names = links.hidden({"hide": "prose, gan_live_lr_g,,"})
-    assert names == {"prose", "gan_live_lr_g"}
+    names = links.hidden({"hide": "prose, gan_live_g_lr,,"})
+    assert names == {"prose", "gan_live_g_lr"}
     css = links.hide_css(names | {"x;}body{display:none"})
-    assert ".st-key-gan_live_lr_g {display: none !important;}" in css
-    assert 'stMarkdown"]:not(:has(.katex))' in css and "body" not in css  # no CSS from the URL gets through
+    assert ".st-key-gan_live_g_lr {display: none !important;}" in css
+    assert 'stMarkdown"]:not(:has(.katex-display))' in css and "body" not in css  # no CSS from the URL gets through
     assert links.hide_css(set()) == "" and links.hidden({}) == set()
 
 

@@ -40,7 +40,7 @@ def test_the_gap_equals_the_posterior_kl_and_matches_the_engine(open_page):
 def test_optimising_q_shrinks_the_gap_to_what_a_gaussian_can_do(open_page):
     at = open_page()
     before = metrics(at)["gap"]
-    at.button[0].click().run()
+    at.button(key="vae_optimise").click().run()
     assert not at.exception
     after = metrics(at)["gap"]
     assert after < before
@@ -54,7 +54,7 @@ def test_a_near_gaussian_posterior_nearly_closes_the_gap(open_page):
     at = open_page()
     at.button_group(key="vae_preset").set_value("near_gaussian").run()
     assert (at.slider(key="vae_x1").value, at.slider(key="vae_x2").value) == PRESETS["near_gaussian"]
-    at.button[0].click().run()
+    at.button(key="vae_optimise").click().run()
     assert not at.exception and metrics(at)["gap"] < 0.01
 
 

@@ -55,8 +55,10 @@ TARGETS = """() => {
   for (const r of document.querySelectorAll('[data-testid="stMain"] [data-testid="stRadio"]')) {
     const holder = r.closest('[class*="st-key-"]');
     const options = r.querySelectorAll('input[type="radio"]');
-    if (holder && options.length > 1 && !options[1].disabled && r.offsetParent !== null)  // shown, enabled
-      radios.push(Array.from(holder.classList).find(c => c.startsWith('st-key-')).slice(7));
+    const key = holder ? Array.from(holder.classList).find(c => c.startsWith('st-key-')).slice(7) : '';
+    // shown, enabled, and page state (a claim's guess is the student's own: not in the link)
+    if (holder && options.length > 1 && !options[1].disabled && r.offsetParent !== null && !key.startsWith('claims_'))
+      radios.push(key);
   }
   return {sliders: Object.values(sliders), radios};
 }"""
@@ -133,5 +135,5 @@ def test_a_link_opens_the_page_at_a_section_and_can_hide_controls_and_prose(page
               f"return top >= 0 && top < 300; }}"
     page.wait_for_function(in_view, timeout=15_000)  # scrolled there once drawn (the charts above push it down)
     assert page.locator(".st-key-diffusion_forward_t").is_hidden()
-    prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex))')
+    prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
     assert prose.count() > 5 and all(not p.is_visible() for p in prose.all()[:10])

@@ -24,6 +24,7 @@ import torch
 
 from dashboard.chapters.diffusion import forward_plots as plots
 from dashboard.shared import links
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
 from dashboard.shared.links import LINK
@@ -237,8 +238,8 @@ def far_from_gaussian(sched: dm.Schedule, name: str, seed: int, mnist_second: fl
         return
     left, right = st.columns([3, 2], vertical_alignment="center")
     x0, noise = cloud(name, seed)
-    left.plotly_chart(plots.cloud_figure(x0, forward(sched, x0, noise, sched.T), labels=series_labels(lang),
-                                         height=320), key=KEY + "final_cloud")
+    chart(plots.cloud_figure(x0, forward(sched, x0, noise, sched.T), labels=series_labels(lang),
+                                         height=320), key=KEY + "final_cloud", container=left)
     left.caption(t("diffusion_forward.warning.cloud_caption", T=sched.T))
     right.markdown(t("diffusion_forward.warning.why"))
 
@@ -267,7 +268,7 @@ def section() -> None:
     cloud_col, digit_col = st.columns([3, 2])
     with cloud_col:
         x0, noise = cloud(name, seed)
-        st.plotly_chart(plots.cloud_figure(x0, forward(sched, x0, noise, step), labels=labels), key=KEY + "cloud")
+        chart(plots.cloud_figure(x0, forward(sched, x0, noise, step), labels=labels), key=KEY + "cloud")
         st.caption(t("diffusion_forward.cloud_caption", n=N_POINTS, t=step, seed=seed))
     with digit_col:
         digit_part(sched, step, seed)
@@ -276,7 +277,7 @@ def section() -> None:
     st.markdown(t("diffusion_forward.kl.body"))
     for equation in ("upper", "lower"):
         st.latex(t(f"diffusion_forward.kl.{equation}"))
-    st.plotly_chart(plots.kl_figure(np.arange(steps + 1), curves, step, labels=labels), key=KEY + "kl")
+    chart(plots.kl_figure(np.arange(steps + 1), curves, step, labels=labels), key=KEY + "kl")
     caption = t("diffusion_forward.kl.caption", second=moments(name)["second"], n=N_MOMENTS)
     if digits is not None:
         caption += " " + t("diffusion_forward.kl.caption_mnist", second=mnist_second, count=len(digits[0]))
@@ -285,7 +286,7 @@ def section() -> None:
     st.subheader(t("diffusion_forward.schedule_plot.title"), anchor=False)
     for equation in ("linear", "cosine", "log_snr"):
         st.latex(t(f"diffusion_forward.schedule_plot.{equation}"))
-    st.plotly_chart(schedule_view(steps, rescale, kind, step, lang), key=KEY + "schedules")
+    chart(schedule_view(steps, rescale, kind, step, lang), key=KEY + "schedules")
     st.caption(t("diffusion_forward.schedule_plot.caption", T=steps,
                  linear=percent(math.sqrt(schedule("linear", steps, rescale).alpha_bar[-1])),
                  cosine=percent(math.sqrt(schedule("cosine", steps, rescale).alpha_bar[-1]))))

@@ -22,6 +22,7 @@ from dashboard.chapters.diffusion import live_plots as plots
 from dashboard.chapters.diffusion import step2d as diffusion_step2d
 from dashboard.shared import links, points_upload
 from dashboard.shared import live_training as live
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.links import LINK
 from dashboard.shared.sections import section
@@ -128,13 +129,13 @@ def draw_factory(data: np.ndarray):
         samples_col, curves_col = st.columns([4, 5])
         evaluations = trainer.evaluations
         version = (trainer, trainer.samples, lang)  # a new array at each evaluation (and after a rewind)
-        samples_col.plotly_chart(live.held(KEY, "samples", version, hold_s=0, build=lambda: plots.samples_figure(
-            data, trainer.samples, labels=labels)), key=f"{KEY}_samples")
+        chart(live.held(KEY, "samples", version, hold_s=0, build=lambda: plots.samples_figure(
+            data, trainer.samples, labels=labels)), key=f"{KEY}_samples", container=samples_col)
         history = trainer.history
         curves = live.held(KEY, "curves", (*model_state(trainer), lang), hold_s=CURVES_EVERY_S, build=lambda: (
             plots.curves_figure(np.fromiter((h["loss"] for h in history), float, len(history)), evaluations,
                                 trainer.sliced_w2_floor, trainer.loss_by_t(), labels=labels)))
-        curves_col.plotly_chart(curves, key=f"{KEY}_curves")
+        chart(curves, key=f"{KEY}_curves", container=curves_col)
         if evaluations:
             last = evaluations[-1]
             floor = trainer.sliced_w2_floor
@@ -185,7 +186,7 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
     with left:
         figure = live.held(KEY, "film_figure", (film, current_language()), hold_s=0, build=lambda: (
             plots.film_figure(film.steps[kept], shown[kept], paths[:, kept], labels=labels)))
-        st.plotly_chart(figure, key=f"{KEY}_film")
+        chart(figure, key=f"{KEY}_film")
         st.caption(t("diffusion_live.reverse.film_caption_exact" if exact else "diffusion_live.reverse.film_caption",
                      frames=len(kept), total=total, every=every, n=shown.shape[1], step=trainer.step_count))
     with right:
@@ -201,7 +202,7 @@ def reverse_process(trainer: Diffusion2DTrainer, film: ReverseFilm) -> None:
             axis = np.linspace(-0.9 * plots.VIEW, 0.9 * plots.VIEW, FIELD_GRID)
             grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2)  # (FIELD_GRID², 2)
             _, score = trainer.noise_field(step_t, grid, predictor=film.predictor)
-        st.plotly_chart(plots.field_figure(film.frames[k], paths, k, grid, score, labels=labels), key=f"{KEY}_field")
+        chart(plots.field_figure(film.frames[k], paths, k, grid, score, labels=labels), key=f"{KEY}_field")
         if score is None:
             st.caption(t("diffusion_live.reverse.no_field"))
         else:

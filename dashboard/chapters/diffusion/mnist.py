@@ -22,6 +22,7 @@ import torch
 from dashboard.chapters.diffusion import mnist_plots as plots
 from dashboard.chapters.diffusion.mnist_card import card_part, sampler_label, samplers_part
 from dashboard.shared import links
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
 from dashboard.shared.links import LINK
@@ -179,7 +180,7 @@ def generate_part(model, card: dict, labels: dict) -> None:
     classes = result.get("classes")
     with class_col:
         if classes is not None:
-            st.plotly_chart(class_figure(classes["fractions"], labels=labels), key="diffusion_mnist_classes")
+            chart(class_figure(classes["fractions"], labels=labels), key="diffusion_mnist_classes")
             n = result["n"]
             st.caption(t("diffusion_mnist.generate.class_caption", n=n, covered=classes["covered"],
                          expected=10 * (1 - 0.9**n), entropy=classes["entropy"], max=math.log(10),
@@ -216,7 +217,7 @@ def scrub_part(labels: dict) -> None:
         show(result["x_t"][i] / 255.0, cols, t("diffusion_mnist.scrub.xt_caption", t=step))
     with right:
         show(result["x0_hat"][i] / 255.0, cols, t("diffusion_mnist.scrub.x0_caption", t=step))
-    st.plotly_chart(plots.settling_figure(steps, rms_to_final(result["x0_hat"]), rms_to_final(result["x_t"]), step,
+    chart(plots.settling_figure(steps, rms_to_final(result["x0_hat"]), rms_to_final(result["x_t"]), step,
                                           labels=labels), key="diffusion_mnist_settling")
     st.caption(t("diffusion_mnist.scrub.settling_caption", frames=len(steps)))
 
@@ -266,7 +267,7 @@ def step_part(model) -> None:
               (t("diffusion_mnist.step.panel_mean", t=step), term["mean"], False),
               (t("diffusion_mnist.step.panel_noise", t=step, r=plots.signed_range(noise)), noise, True),
               (t("diffusion_mnist.step.panel_prev", t=step - 1), term["x_prev"], False)]
-    st.plotly_chart(plots.step_figure(panels), key="diffusion_mnist_step")
+    chart(plots.step_figure(panels), key="diffusion_mnist_step")
     st.caption(t("diffusion_mnist.step.scale_caption", origin=origin, t=step, seed=seed))
     sch = model.schedule
     a, b = math.sqrt(1 - sch.alpha_bar[step]), math.sqrt(sch.alpha_bar[step])

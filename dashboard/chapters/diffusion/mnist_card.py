@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.chapters.diffusion import mnist_plots as plots
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import t
 from dashboard.shared.mnist import data_text
 from engine.diffusion.mnist import DDIM_STEPS
@@ -65,7 +66,7 @@ def samplers_part(card: dict, labels: dict) -> None:
     if missing:
         st.info(t("diffusion_mnist.samplers.partial", missing=", ".join(missing), rebuild=card.get("rebuild", "")),
                 icon=":material/info:")
-    st.plotly_chart(plots.sampler_figure(rows, floor, labels=labels), key="diffusion_mnist_samplers")
+    chart(plots.sampler_figure(rows, floor, labels=labels), key="diffusion_mnist_samplers")
 
 
 def number(value, fmt: str = ".1f") -> str:
@@ -92,7 +93,7 @@ def card_part(card: dict, labels: dict) -> None:
             st.markdown(t("diffusion_mnist.card.data", data=data_text(card["data"])))
         curve = training.get("loss_curve") or []
         if curve:
-            st.plotly_chart(plots.loss_figure(curve, labels=labels), key="diffusion_mnist_loss")
+            chart(plots.loss_figure(curve, labels=labels), key="diffusion_mnist_loss")
             st.caption(t("diffusion_mnist.card.loss_caption"))
         st.caption(t("diffusion_mnist.card.rebuild"))
         st.code(card.get("rebuild", "python -m engine.train ddpm"), language="bash")

@@ -21,6 +21,7 @@ import streamlit as st
 
 from dashboard.chapters.diffusion import live_plots as plots
 from dashboard.shared import links
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, translate
 from dashboard.shared.links import LINK
 from dashboard.shared.sections import section
@@ -174,7 +175,7 @@ def section(trainer, film) -> None:
             labels["eps"] = translate(lang, "diffusion_live.plot.eps_exact")
         figure = plots.step_figure(cloud, v["x_t"], v["eps"], v["x0_hat"], v["mean"], v["sigma_z"], v["x_prev"],
                                    labels=labels, whole=whole)
-        st.plotly_chart(figure, key=f"{KEY}_figure", on_select=pick_clicked, selection_mode="points")
+        chart(figure, key=f"{KEY}_figure", on_select=pick_clicked, selection_mode="points")
         st.caption(t("diffusion_live.step.figure_caption"))
     with numbers_col:
         st.dataframe(table(step, lang, chosen), hide_index=True, key=f"{KEY}_table",

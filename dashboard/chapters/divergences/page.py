@@ -13,6 +13,7 @@ import streamlit as st
 from dashboard.chapters.divergences import plots
 from dashboard.chapters.divergences.claims import CLAIMS
 from dashboard.shared import claims, links
+from dashboard.shared.charts import chart
 from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts, translate
 from dashboard.shared.links import LINK
@@ -61,7 +62,7 @@ def where_it_comes_from(x: np.ndarray, curves, labels: dict) -> None:
         for column, (key, values, color) in zip(st.columns(2), row):
             with column:
                 st.latex(t(f"divergences.equations.{key}"))
-                st.plotly_chart(plots.integrand_figure(x, values, color=color, y_title=labels[key],
+                chart(plots.integrand_figure(x, values, color=color, y_title=labels[key],
                                                        infinite_label=t("divergences.integrands.infinite")),
                                 key=f"integrand_{key}")
 
@@ -71,13 +72,13 @@ def wasserstein_views(x, p, q, curves, labels: dict) -> None:
     left, right = st.columns(2)
     with left:
         st.latex(t("divergences.equations.w1"))
-        st.plotly_chart(plots.cdf_figure(x, curves.cdf_p, curves.cdf_q, labels=labels), key="cdfs")
+        chart(plots.cdf_figure(x, curves.cdf_p, curves.cdf_q, labels=labels), key="cdfs")
         st.caption(t("divergences.wasserstein.cdf_caption"))
     with right:
         st.latex(t("divergences.equations.w2"))
         levels = (np.arange(20) + 0.5) / 20  # 20 equal-mass slices of each distribution
         x_p, x_q = D.quantile_coupling(p, q, levels)
-        st.plotly_chart(plots.coupling_figure(x, curves.p, curves.q, x_p, x_q, labels=labels), key="coupling")
+        chart(plots.coupling_figure(x, curves.p, curves.q, x_p, x_q, labels=labels), key="coupling")
         st.caption(t("divergences.wasserstein.coupling_caption"))
 
 
@@ -113,8 +114,8 @@ def move_q_away() -> None:
         theta = st.slider("θ", float(SWEEP_THETAS[0]), float(SWEEP_THETAS[-1]), 1.5, 0.05, bind=LINK, key="sweep_theta")
     densities, sweep = sweep_figures(shape or "uniform", width, theta, current_language())
     with picture:
-        st.plotly_chart(densities, key="sweep_densities")
-    st.plotly_chart(sweep, key="sweep_figure")
+        chart(densities, key="sweep_densities")
+    chart(sweep, key="sweep_figure")
     st.markdown(t("divergences.sweep.takeaway"))
 
 
@@ -151,7 +152,7 @@ def two_d_examples() -> None:
             st.metric(r"$W_1(P_0, P_\theta)$", format_value(exact.w1))
             st.caption(t("divergences.two_d.sample_w1", value=sample_w1, n=n))
         with picture:
-            st.plotly_chart(figure, key="lines_plot")
+            chart(figure, key="lines_plot")
     with clouds_tab:
         st.markdown(t("divergences.two_d.clouds_intro"))
         controls, picture = st.columns([1, 2])
@@ -169,7 +170,7 @@ def two_d_examples() -> None:
             st.metric(f"W{order}", format_value(distance))
         with picture:
             st.latex(t("divergences.equations.assignment"))
-            st.plotly_chart(figure, key="clouds_plot")
+            chart(figure, key="clouds_plot")
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -207,7 +208,7 @@ def mode_covering_vs_seeking() -> None:
                               help=t("divergences.modes.init_help"))
     fits, landscape, table = mode_view(separation, weight, std, init_mean, current_language())
     with picture:
-        st.plotly_chart(fits, key="modes_fit")
+        chart(fits, key="modes_fit")
     left, right = st.columns([1, 1])
     with left:
         st.latex(t("divergences.equations.forward_fit"))
@@ -215,7 +216,7 @@ def mode_covering_vs_seeking() -> None:
         st.dataframe(table, hide_index=True)
         st.markdown(t("divergences.modes.takeaway"))
     with right:
-        st.plotly_chart(landscape, key="modes_landscape")
+        chart(landscape, key="modes_landscape")
 
 
 @section
@@ -236,7 +237,7 @@ def comparison() -> None:
 
     x = plot_grid(p, q)
     curves = D.integrands(p, q, x)
-    st.plotly_chart(plots.densities_figure(x, curves.p, curves.q, curves.m, labels=labels), key="densities")
+    chart(plots.densities_figure(x, curves.p, curves.q, curves.m, labels=labels), key="densities")
     where_it_comes_from(x, curves, labels)
     wasserstein_views(x, p, q, curves, labels)
 

@@ -22,6 +22,7 @@ from dashboard.chapters.gan import live_plots as plots
 from dashboard.chapters.gan.controls import ARCH, SETTINGS, fill, read_config, settings_panel
 from dashboard.shared import links, points_upload
 from dashboard.shared import live_training as live
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.links import LINK
 from dashboard.shared.sections import section
@@ -179,10 +180,10 @@ def draw_factory(modes):
         loss = trainer.settings.loss
         title = t("gan_live.colorbar_probability" if snap.d_is_probability else "gan_live.colorbar_critic")
         field, curves = st.columns([5, 4])
-        field.plotly_chart(plots.field_figure(snap, layers, labels=labels, colorbar_title=title,
-                                              midpoint=CRITIC_MIDPOINT.get(loss, 0.0)), key=f"{KEY}_field")
+        chart(plots.field_figure(snap, layers, labels=labels, colorbar_title=title,
+                                 midpoint=CRITIC_MIDPOINT.get(loss, 0.0)), key=f"{KEY}_field", container=field)
         evaluations = trainer.evaluations
-        curves.plotly_chart(curves_figure(trainer, modes, labels), key=f"{KEY}_curves")
+        chart(curves_figure(trainer, modes, labels), key=f"{KEY}_curves", container=curves)
         last = evaluations[-1] if evaluations else None
         if last is not None:
             text = t("gan_live.numbers", step=last["step"], w2=last["sliced_w2"], floor=trainer.sliced_w2_floor)

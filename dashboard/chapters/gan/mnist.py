@@ -16,6 +16,7 @@ import torch
 
 from dashboard.chapters.gan import mnist_plots as plots
 from dashboard.shared import links
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
 from dashboard.shared.links import LINK
@@ -90,17 +91,17 @@ def film_part(film: dict, card: dict, labels: dict) -> None:
     with grid_col:
         show(film["grid"][i] / 255.0, 8, t("gan_mnist.film.grid_caption", step=step, epoch=step / per_epoch))
     with d_col:
-        st.plotly_chart(plots.d_histogram_figure(film["d_real"][i], film["d_fake"][i], labels=labels),
+        chart(plots.d_histogram_figure(film["d_real"][i], film["d_fake"][i], labels=labels),
                         key="gan_mnist_d_hist")
         st.caption(t("gan_mnist.film.d_caption", real=float(film["d_real"][i].mean()),
                      fake=float(film["d_fake"][i].mean()), train=float(film["d_train"][i].mean())))
     with class_col:
         fractions = film["class_fractions"][i].astype(float)
         fractions = fractions / fractions.sum()
-        st.plotly_chart(class_figure(fractions, labels=labels), key="gan_mnist_classes")
+        chart(class_figure(fractions, labels=labels), key="gan_mnist_classes")
         st.caption(t("gan_mnist.film.class_caption", n=card["film"].get("class_digits", "?"),
                      entropy=class_entropy(fractions), max=math.log(10), confidence=float(film["mean_confidence"][i])))
-    st.plotly_chart(plots.loss_figure(film["train_loss_d"], film["train_loss_g"], step, labels=labels),
+    chart(plots.loss_figure(film["train_loss_d"], film["train_loss_g"], step, labels=labels),
                     key="gan_mnist_losses")
     st.caption(t("gan_mnist.film.loss_caption"))
 

@@ -18,6 +18,7 @@ import streamlit as st
 
 from dashboard.chapters.gan import theory_plots as plots
 from dashboard.shared import links
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, texts, translate
 from dashboard.shared.links import LINK
 from dashboard.shared.plotting import plot_grid
@@ -173,7 +174,7 @@ def learned_report(data: str, spec: GeneratorSpec, trained: tuple, game: G.GameA
             st.warning(t("gan_theory.train.stopped", steps=result.steps), icon=":material/warning:")
     with right:
         if result.steps:
-            st.plotly_chart(training_view(data, spec, trained, lang), key="gan_theory_loss_history")
+            chart(training_view(data, spec, trained, lang), key="gan_theory_loss_history")
 
 
 @section
@@ -194,7 +195,7 @@ def section() -> None:
     st.subheader(t("gan_theory.train.title"), anchor=False)
     stored = train_controls(data, spec)
     trained = stored["trained"] if stored else None
-    st.plotly_chart(discriminator_view(data, spec, trained, lang), key="gan_theory_discriminator")
+    chart(discriminator_view(data, spec, trained, lang), key="gan_theory_discriminator")
     st.caption(t("gan_theory.plot_caption"))
     if trained:
         learned_report(data, spec, trained, game, lang)
@@ -202,7 +203,7 @@ def section() -> None:
     st.latex(t("gan_theory.generator.equation"))
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(generator_view(tuple(float(v) for v in view["early"]), lang), key="gan_theory_generator")
+        chart(generator_view(tuple(float(v) for v in view["early"]), lang), key="gan_theory_generator")
     with right:
         low, median, high = view["early"]
         st.markdown(t("gan_theory.generator.explanation"))

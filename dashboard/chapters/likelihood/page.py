@@ -14,6 +14,7 @@ from dashboard.chapters.likelihood import plots
 from dashboard.chapters.likelihood.claims import CLAIMS
 from dashboard.shared import claims, links
 from dashboard.shared import live_training as live
+from dashboard.shared.charts import chart
 from dashboard.shared.controls import DistSpec, distribution_controls
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.links import LINK
@@ -105,7 +106,7 @@ def data_picture(setup: Setup, view: dict, labels: dict) -> None:
     x = plot_grid(setup.spec.build())
     train, _ = make_data(setup.spec, setup.n, setup.seed)
     fig = plots.data_figure(x, setup.spec.build().pdf(x), train, model=view["model"].pdf(x), labels=labels)
-    st.plotly_chart(fig, key="data_model")
+    chart(fig, key="data_model")
 
 
 def metrics(view: dict, n: int) -> None:
@@ -126,7 +127,7 @@ def decomposition_and_estimates(n: int, view: dict, labels: dict) -> None:
     d = view["decomposition"]
     with left:
         st.latex(t("likelihood.kl.equation"))
-        st.plotly_chart(plots.decomposition_figure(d.entropy, d.kl, d.cross_entropy, labels=labels),
+        chart(plots.decomposition_figure(d.entropy, d.kl, d.cross_entropy, labels=labels),
                         key="decomposition")
         st.caption(t("likelihood.kl.caption"))
     with right:
@@ -135,7 +136,7 @@ def decomposition_and_estimates(n: int, view: dict, labels: dict) -> None:
         values = [-d.cross_entropy, view["train"], view["test"]]
         se = np.sqrt(view["variance"]) if np.isfinite(view["variance"]) else 0.0
         errors = [0.0, se / np.sqrt(n), se / np.sqrt(N_TEST)]
-        st.plotly_chart(plots.estimates_figure(names, values, errors, -d.cross_entropy, labels=labels),
+        chart(plots.estimates_figure(names, values, errors, -d.cross_entropy, labels=labels),
                         key="estimates")
         st.caption(t("likelihood.estimates.caption"))
 
@@ -159,11 +160,11 @@ def monte_carlo_section(setup: Setup) -> None:
     left, right = st.columns(2)
     with left:
         st.latex(t("likelihood.mc.estimator"))
-        st.plotly_chart(plots.mc_histogram_figure(estimates, curve.expected, labels=labels), key="mc_histogram")
+        chart(plots.mc_histogram_figure(estimates, curve.expected, labels=labels), key="mc_histogram")
         st.caption(t("likelihood.mc.spread", sd=float(np.std(estimates, ddof=1)), repeats=MC_REPEATS, n=n_mc))
     with right:
         st.latex(t("likelihood.mc.law"))
-        st.plotly_chart(plots.standard_error_figure(curve.ns, curve.empirical_se, curve.theory_se, n_mc,
+        chart(plots.standard_error_figure(curve.ns, curve.empirical_se, curve.theory_se, n_mc,
                                                     labels=labels), key="mc_se")
         st.caption(t("likelihood.mc.law_caption"))
 
@@ -191,17 +192,17 @@ def capacity_section(setup: Setup) -> None:
                                                         current_language())
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(plots.capacity_figure(mixture.values, mixture.train_log_likelihood,
+        chart(plots.capacity_figure(mixture.values, mixture.train_log_likelihood,
                                               mixture.test_log_likelihood, setup.k, x_title=t("likelihood.model.k"),
                                               labels=labels), key="capacity_mixture")
     with right:
-        st.plotly_chart(plots.capacity_figure(kde.values, kde.train_log_likelihood, kde.test_log_likelihood, setup.h,
+        chart(plots.capacity_figure(kde.values, kde.train_log_likelihood, kde.test_log_likelihood, setup.h,
                                               x_title=t("likelihood.model.bandwidth"), labels=labels, log_x=True,
                                               reverse_x=True), key="capacity_kde")
     st.latex(t("likelihood.capacity.kde_equation"))
     left, right = st.columns([2, 1])
     with left:
-        st.plotly_chart(plots.nearest_figure(copies, fresh, labels=labels), key="nearest")
+        chart(plots.nearest_figure(copies, fresh, labels=labels), key="nearest")
     with right:
         st.metric(t("likelihood.capacity.median_copy"), f"{np.median(copies):.4f}")
         st.metric(t("likelihood.capacity.median_fresh"), f"{np.median(fresh):.4f}")
@@ -247,16 +248,16 @@ def live_fitting(spec: DistSpec, n: int, seed: int) -> None:
         a, b = st.columns(2)
         with a:
             if family == "gaussian":
-                st.plotly_chart(surface_with_path(means, log_stds, surface, snap.path, x_title=labels["mean"],
+                chart(surface_with_path(means, log_stds, surface, snap.path, x_title=labels["mean"],
                                                   y_title=labels["log_std"], z_title=labels["surface"],
                                                   path_name=labels["path"], end_name=labels["end"],
                                                   colorscale="Viridis", exit_name=t("likelihood.live.exit")),
                                 key="live_surface")
             else:
-                st.plotly_chart(plots.training_curve_figure(history, best, labels=labels), key="live_curve")
+                chart(plots.training_curve_figure(history, best, labels=labels), key="live_curve")
         with b:
             model = snap.model.pdf(x) if snap.model is not None else None
-            st.plotly_chart(plots.data_figure(x, spec.build().pdf(x), train, model=model, labels=labels),
+            chart(plots.data_figure(x, spec.build().pdf(x), train, model=model, labels=labels),
                             key="live_density")
         if history:
             st.caption(t("likelihood.live.progress", ll=history[-1], best=best))
@@ -300,7 +301,7 @@ def two_d_section() -> None:
         st.metric(t("likelihood.two_d.test"), f"{test_ll:.3f}", help=t("likelihood.metrics.test_help"))
     with picture:
         st.latex(t("likelihood.two_d.equation"))
-        st.plotly_chart(figure, key="two_d_plot")
+        chart(figure, key="two_d_plot")
 
 
 st.title(t("likelihood.title"), anchor=False)

@@ -16,6 +16,7 @@ from dashboard.chapters.vae import plots
 from dashboard.chapters.vae.claims import CLAIMS
 from dashboard.shared import claims, links
 from dashboard.shared import live_training as live
+from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, texts
 from dashboard.shared.images import tile
 from dashboard.shared.links import LINK
@@ -100,15 +101,15 @@ def toy_section() -> None:
         mu = st.slider(t("vae.toy.mu"), -3.0, 3.0, step=0.01, bind=LINK, key="vae_mu")
         log_s = st.slider(t("vae.toy.log_s"), -3.0, 1.0, step=0.01, bind=LINK, key="vae_log_s")
         st.button(t("vae.toy.optimise"), icon=":material/trending_up:", on_click=optimise_q, type="primary",
-                  help=t("vae.toy.optimise_help"))
+                  help=t("vae.toy.optimise_help"), key="vae_optimise")
     numbers = toy_numbers(x, mu, log_s)
     labels = series_labels(current_language())
     z_curve = np.linspace(-2.3, 2.3, 200)
     with data_col:
-        st.plotly_chart(plots.data_space_figure((z_curve, TOY.f(z_curve)), np.array(x), TOY.sigma, labels=labels),
+        chart(plots.data_space_figure((z_curve, TOY.f(z_curve)), np.array(x), TOY.sigma, labels=labels),
                         key="vae_data_space")
     with latent_col:
-        st.plotly_chart(plots.posterior_figure(Z_GRID, numbers["posterior"], numbers["q"], labels=labels),
+        chart(plots.posterior_figure(Z_GRID, numbers["posterior"], numbers["q"], labels=labels),
                         key="vae_posterior")
     elbo = numbers["elbo"]
     gap = numbers["log_px"] - elbo.elbo
@@ -122,13 +123,13 @@ def toy_section() -> None:
     with left:
         st.latex(t("vae.toy.identity"))
         st.latex(t("vae.toy.elbo"))
-        st.plotly_chart(plots.gap_bar_figure(numbers["log_px"], elbo.elbo, elbo.reconstruction, elbo.kl_prior,
+        chart(plots.gap_bar_figure(numbers["log_px"], elbo.elbo, elbo.reconstruction, elbo.kl_prior,
                                              labels=labels), key="vae_gap_bar")
     with right:
         mus, log_ss, surface = toy_surface(x)
         stored = st.session_state.get("vae_path")
         path = stored[1] if stored and stored[0] == x else np.array([[mu, log_s]])
-        st.plotly_chart(surface_with_path(mus, log_ss, surface, path, x_title=labels["mu"], y_title=labels["log_s"],
+        chart(surface_with_path(mus, log_ss, surface, path, x_title=labels["mu"], y_title=labels["log_s"],
                                           z_title=labels["surface"], path_name=labels["path"], end_name=labels["end"],
                                           colorscale="Viridis"), key="vae_surface")
         st.caption(t("vae.toy.surface_caption"))
@@ -139,7 +140,7 @@ def toy_section() -> None:
         st.markdown(t("vae.iwae.body"))
     with right:
         bounds = toy_iwae(x, mu, log_s)
-        st.plotly_chart(plots.iwae_figure(bounds.ks, bounds.mean, bounds.stderr, bounds.std, bounds.elbo,
+        chart(plots.iwae_figure(bounds.ks, bounds.mean, bounds.stderr, bounds.std, bounds.elbo,
                                           bounds.log_marginal, labels=labels), key="vae_iwae")
 
 
@@ -178,15 +179,15 @@ def live_section() -> None:
 
     def draw(trainer) -> None:
         snap = trainer.snapshot()
-        st.plotly_chart(plots.vae_panels_figure(snap, colour, labels=labels), key="vae_live_panels")
+        chart(plots.vae_panels_figure(snap, colour, labels=labels), key="vae_live_panels")
         left, right = st.columns(2)
         with left:
-            st.plotly_chart(plots.latent_figure(snap.latents, colour, labels=labels), key="vae_live_latent_plot")
+            chart(plots.latent_figure(snap.latents, colour, labels=labels), key="vae_live_latent_plot")
         with right:
             if trainer.history:
                 curves = live.held("vae", "curves", (trainer, snap.step, trainer.history[-1], current_language()),
                                    lambda: plots.training_curves_figure(snap.history, labels=labels))
-                st.plotly_chart(curves, key="vae_live_curves")
+                chart(curves, key="vae_live_curves")
         if trainer.history:  # every number on the same fixed evaluation points, at the current parameters
             st.caption(t("vae.live.numbers", n=snap.eval_points, step=snap.step, elbo=snap.elbo,
                          reconstruction=snap.reconstruction, kl=snap.kl, gap=snap.gap, log_px=snap.log_px,
@@ -250,7 +251,7 @@ def mnist_section() -> None:
         with right:
             if digits is not None:
                 codes = views["vae2d"]["codes"]
-                st.plotly_chart(plots.codes_figure(codes, digits.labels[:len(codes)], labels=labels), key="vae_codes")
+                chart(plots.codes_figure(codes, digits.labels[:len(codes)], labels=labels), key="vae_codes")
             decoded_at(loaded["vae2d"][0])
     with samples_tab:
         model = loaded["vae"][0]
@@ -276,7 +277,7 @@ def mnist_section() -> None:
                      width="stretch")
         with right:
             if digits is not None:
-                st.plotly_chart(plots.codes_figure(views["ae"]["codes"], digits.labels[:len(views["ae"]["codes"])],
+                chart(plots.codes_figure(views["ae"]["codes"], digits.labels[:len(views["ae"]["codes"])],
                                                    labels=labels), key="ae_codes")
             rows = []
             for name in ("ae", "vae2d", "vae"):
