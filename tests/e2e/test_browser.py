@@ -233,3 +233,31 @@ def test_a_new_mnist_generation_reaches_the_scrubber(page, streamlit_server):
     assert after.keys() == before.keys()  # the same kept steps ...
     assert all(after[c] != before[c] for c in before), (before, after)  # ... of the new digits
     assert_no_errors(page)
+
+
+def test_the_projector_view_enlarges_the_page_and_its_figures(browser, streamlit_server):
+    """?projector=true: a larger root font, the explanations folded, figures with larger type; screenshots of
+    every page in it at 1280x720 go to test-output/screenshots/projector-<page>.png."""
+    sizes = {}
+    for projector in (False, True):
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        for name, path, heading_key in PAGES:
+            query = "lang=en" + ("&projector=true" if projector else "")
+            page.goto(f"{streamlit_server}/{path}?{query}", wait_until="domcontentloaded")
+            wait_for_heading(page, translate("en", heading_key))
+            root = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+            tick = page.evaluate("""() => { const t = document.querySelector('.js-plotly-plot .xtick text');
+                                           return t ? parseFloat(t.style.fontSize || getComputedStyle(t).fontSize) : 0; }""")
+            prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
+            shown = sum(p.is_visible() for p in prose.all()[:8])
+            sizes[(name, projector)] = (root, tick, shown)
+            if projector:
+                page.screenshot(path=str(SCREENSHOTS / f"projector-{name}.png"))
+        context.close()
+    for name, *_ in PAGES:
+        (root, tick, shown), (big_root, big_tick, big_shown) = sizes[(name, False)], sizes[(name, True)]
+        assert big_root > root and big_shown == 0 < shown, (name, sizes[(name, False)], sizes[(name, True)])
+        if tick:  # pages with a chart on screen
+            assert big_tick >= 1.4 * tick, (name, tick, big_tick)
