@@ -49,7 +49,7 @@ def show(claim: Claim) -> None:
     for key, value in claim.state.items():
         st.session_state[key] = value
     if claim.section:
-        st.session_state[SHOWN] = (links.anchor(claim.section), str(time.monotonic()))
+        st.session_state[SHOWN] = (links.anchor(claim.section), t(f"{claim.section}.title"), str(time.monotonic()))
 
 
 @st.fragment
@@ -59,7 +59,8 @@ def lecture(page: str, claims: list[Claim]) -> None:
     lang = current_language()
     shown = st.session_state.pop(SHOWN, None)
     if shown:  # scroll to the section the student just asked for (once per click)
-        st.html(links.scroll_script(*shown), unsafe_allow_javascript=True)
+        target, title, token = shown
+        st.html(links.scroll_script({target: title}, target, token), unsafe_allow_javascript=True)
     with st.expander(t("claims.title", n=len(claims)), icon=":material/school:"):
         st.caption(t("claims.intro"))
         for number, claim in enumerate(claims, 1):

@@ -36,6 +36,7 @@ from dashboard.shared.live_links import LINK_STEPS, SLOT_PREFIX, link_parameters
 LINK = "query-params"  # the ``bind=`` of every widget
 PAGE_PARAMS = frozenset({"lang", "hide"})  # parameters of the page itself, not of a widget
 PROSE = "prose"  # ``?hide=prose`` hides the explanations (markdown paragraphs), keeping figures and equations
+TITLES = "links_titles"  # session_state: {anchor: header text} of the page's sections, filled as they are drawn
 
 
 def same(value, text: str) -> bool:
@@ -103,21 +104,25 @@ def notice_ignored(initial: Mapping[str, str]) -> None:
     st.toast(" ".join(parts), icon=":material/link_off:")
 
 
-def scroll_script(target: str | None = None, token: str = "") -> str:
-    """JavaScript that scrolls to the element ``target`` (default: the one the URL's ``#anchor`` names).
+def scroll_script(titles: Mapping[str, str], target: str | None = None, token: str = "") -> str:
+    """JavaScript that scrolls to the section ``target`` (default: the one the URL's ``#anchor`` names).
 
-    The browser scrolls to ``#anchor`` before a Streamlit page has drawn it; this scrolls there once the
-    section exists, and again while the charts above it are still drawn (they push it down), until the
-    student scrolls. Runs once per (target, token)."""
+    ``titles`` maps anchors to the section headers' text on this page: the section is found by its header
+    (see ``header`` for why headers carry no HTML anchor). The browser cannot scroll to ``#anchor`` itself
+    before a Streamlit page is drawn; this scrolls there once the header exists, and again while the
+    charts above it are still drawn (they push it down), until the student scrolls. Runs once per
+    (target, token)."""
     wanted = "decodeURIComponent(window.location.hash.slice(1))" if target is None else json.dumps(target)
     return f"""<script>(() => {{
+  const titles = {json.dumps(dict(titles), ensure_ascii=False)};
   const id = {wanted}, once = id + {json.dumps(token)};
-  if (!id || window.genmodelsScrolledTo === once) return;
+  if (!id || !(id in titles) || window.genmodelsScrolledTo === once) return;
   window.genmodelsScrolledTo = once;
   let ticks = 0;
   const stop = () => clearInterval(timer);
   const timer = setInterval(() => {{
-    const target = document.getElementById(id);
+    const target = Array.from(document.querySelectorAll('[data-testid="stMain"] h2'))
+      .find(h => h.innerText.trim() === titles[id]);
     const app = document.querySelector('[data-testid="stApp"]');
     if (target) target.scrollIntoView({{block: 'start'}});
     const idle = app && app.getAttribute('data-test-script-state') === 'notRunning';
@@ -133,11 +138,17 @@ def url_value(value) -> str:
 
 
 def page_view() -> None:
-    """What a link asks of the whole page: hidden controls or prose (``?hide=``), a section (``#anchor``)."""
+    """Before the page: hidden controls or prose (``?hide=``); the section headers are collected from here."""
     css = hide_css(hidden(st.query_params))
     if css:
         st.html(f"<style>{css}</style>")
-    st.sidebar.html(scroll_script(), unsafe_allow_javascript=True)
+    st.session_state[TITLES] = {}
+
+
+def after_page(initial: Mapping[str, str]) -> None:
+    """After the page ran in full: a notice for what the link could not use, the scroll to its ``#anchor``."""
+    notice_ignored(initial)
+    st.sidebar.html(scroll_script(st.session_state.get(TITLES, {})), unsafe_allow_javascript=True)
 
 
 def share_panel() -> None:
@@ -157,6 +168,10 @@ def _share_body() -> None:
         here = st.context.url
         query = {**st.query_params.to_dict(), **link_parameters(st.session_state, urlparse(here).path)}
         st.code(link(here, query), language=None, wrap_lines=True)
+        sections = st.session_state.get(TITLES, {})
+        if sections:
+            st.caption(t("links.sections"))
+            st.markdown("\n".join(f"- [{title}]({link(here, query)}#{name})" for name, title in sections.items()))
         page = urlparse(here).path.strip("/") or "home"
         st.download_button(t("links.json"), json.dumps({"page": page, "settings": query}, indent=2, ensure_ascii=False),
                            file_name=f"{page}-settings.json", mime="application/json", icon=":material/download:",
@@ -176,5 +191,11 @@ def anchor(prefix: str) -> str:
 
 
 def header(prefix: str) -> None:
-    """A section's header (``{prefix}.title`` in the catalog) with its stable anchor."""
-    st.header(t(f"{prefix}.title"), anchor=anchor(prefix))
+    """A section's header (``{prefix}.title`` in the catalog), reachable as ``#<anchor(prefix)>``.
+
+    The header itself is drawn without an HTML anchor: with Streamlit's heading anchors (or a keyed
+    container around the header) the live charts below were redrawn from blank at every tick (5% of
+    frames blank, benchmarks/bench_live_frames.py); the scroll script finds the section by its text."""
+    title = t(f"{prefix}.title")
+    st.header(title, anchor=False)
+    st.session_state.setdefault(TITLES, {})[anchor(prefix)] = title

@@ -153,7 +153,8 @@ def test_iwae_tightens_with_k():
 
 def test_the_value_at_d_star_is_two_js_minus_log_4():
     s = claim("gan", "d_star").state
-    game = G.game_at_optimum(G.data_distribution(s["gan_theory_data"]), Normal(s["gan_theory_mean"], s["gan_theory_std"]))
+    p_g = Normal(s["gan_theory_mean"], s["gan_theory_std"])
+    game = G.game_at_optimum(G.data_distribution(s["gan_theory_data"]), p_g)
     assert game.value == pytest.approx(2 * game.js - math.log(4), abs=1e-9)
     assert 0.05 < game.js < math.log(2)  # overlapping but different: a value strictly between the extremes
 

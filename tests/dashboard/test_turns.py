@@ -104,7 +104,7 @@ def test_live_ticks_of_several_sessions_share_the_process_fairly():
     config = MLEConfig(optimizer="adam", lr=0.01)
     turns = Turns(cycle_s=0.08, min_turn_s=0.02)  # 20 ms turns: about 18 turns each in 1.5 s
     slots = []
-    for i in range(4):
+    for _ in range(4):
         state: dict = {}
         live.trainer_for("mle", config, lambda: MLETrainer(config, data), state, speed="fast")
         live.play("mle", state)

@@ -248,8 +248,9 @@ def test_the_projector_view_enlarges_the_page_and_its_figures(browser, streamlit
             page.goto(f"{streamlit_server}/{path}?{query}", wait_until="domcontentloaded")
             wait_for_heading(page, translate("en", heading_key))
             root = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
-            tick = page.evaluate("""() => { const t = document.querySelector('.js-plotly-plot .xtick text');
-                                           return t ? parseFloat(t.style.fontSize || getComputedStyle(t).fontSize) : 0; }""")
+            tick = page.evaluate("""() => {
+                const t = document.querySelector('.js-plotly-plot .xtick text');
+                return t ? parseFloat(t.style.fontSize || getComputedStyle(t).fontSize) : 0; }""")
             prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
             shown = sum(p.is_visible() for p in prose.all()[:8])
             sizes[(name, projector)] = (root, tick, shown)

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.e2e
 CONTROLS = """() => {
   const out = {};
   for (const holder of document.querySelectorAll('[data-testid="stMain"] [class*="st-key-"]')) {
-    const widget = holder.querySelector('[data-testid="stSlider"], [data-testid="stRadio"], [data-testid="stSelectbox"],'
-      + '[data-testid="stCheckbox"], [data-testid="stNumberInput"], [data-testid="stButtonGroup"]');
+    const widget = holder.querySelector('[data-testid="stSlider"], [data-testid="stRadio"], '
+      + '[data-testid="stSelectbox"], [data-testid="stCheckbox"], [data-testid="stNumberInput"], '
+      + '[data-testid="stButtonGroup"]');
     if (!widget || widget.closest('[class*="st-key-"]') !== holder) continue;
     const key = Array.from(holder.classList).find(c => c.startsWith('st-key-')).slice(7);
     const inputs = Array.from(widget.querySelectorAll('input')).map(i => i.type === 'radio' || i.type === 'checkbox'
@@ -131,9 +132,11 @@ def test_a_link_opens_the_page_at_a_section_and_can_hide_controls_and_prose(page
     heading = translate("en", "diffusion.title")
     section = anchor("diffusion_inpaint")
     open_page(page, f"{streamlit_server}/diffusion?lang=en&hide=prose,diffusion_forward_t#{section}", heading)
-    in_view = f"() => {{ const top = document.getElementById('{section}').getBoundingClientRect().top; " \
-              f"return top >= 0 && top < 300; }}"
-    page.wait_for_function(in_view, timeout=15_000)  # scrolled there once drawn (the charts above push it down)
+    title = translate("en", "diffusion_inpaint.title")
+    in_view = ("(title) => { const h = Array.from(document.querySelectorAll('[data-testid=\"stMain\"] h2'))"
+               ".find(h => h.innerText.trim() === title); const top = h ? h.getBoundingClientRect().top : -1; "
+               "return top >= 0 && top < 300; }")
+    page.wait_for_function(in_view, arg=title, timeout=15_000)  # scrolled there once drawn (charts above push it)
     assert page.locator(".st-key-diffusion_forward_t").is_hidden()
     prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
     assert prose.count() > 5 and all(not p.is_visible() for p in prose.all()[:10])
