@@ -7,7 +7,8 @@ page counts as loaded depends on the clients, below), per-session training
 iterations/s (min / median / max, from each page's own step counter over ``--seconds``), the
 total, the slowest/fastest ratio, chart updates/s per session (changes of the step caption: frames
 the server sent and the browser drew), and the servers' resident memory (sum over the worker
-processes, from /proc) before the sessions and while they play.
+processes, from /proc): before the round's sessions open, once they have all loaded the page (open,
+not playing), and while they play.
 
 Clients (``--clients``):
 
@@ -124,6 +125,7 @@ def one_round(browser, url: str, sessions: int, seconds: float, pids: list[int])
         page.wait_for_selector(".st-key-gan_live_play button")
         wait_idle(page, 300_000)
         loads.append(time.perf_counter() - start)
+    memory_open = rss_mb(pids)
     for page in pages:
         page.locator(".st-key-gan_live_play button").click()
     time.sleep(2.0)  # every session ticking
@@ -142,7 +144,7 @@ def one_round(browser, url: str, sessions: int, seconds: float, pids: list[int])
         updates.append(max(len(changes) - 1, 0) / seconds)
     for context in contexts:
         context.close()
-    return summary(sessions, loads, rates, updates, memory_before, memory_playing)
+    return summary(sessions, loads, rates, updates, memory_before, memory_open, memory_playing)
 
 
 def protocol_round(url: str, sessions: int, seconds: float, pids: list[int]) -> dict:
@@ -156,6 +158,7 @@ async def _protocol_round(url: str, sessions: int, seconds: float, pids: list[in
     async with AsyncExitStack() as stack:
         await asyncio.gather(*(stack.enter_async_context(c) for c in clients))  # all open at once
         loads = sorted(await asyncio.gather(*(c.loaded() for c in clients)))
+        memory_open = rss_mb(pids)
         await asyncio.gather(*(c.press("gan_live_play") for c in clients))
         await asyncio.sleep(2.0)  # every session ticking
         memory_playing = rss_mb(pids)
@@ -171,17 +174,17 @@ async def _protocol_round(url: str, sessions: int, seconds: float, pids: list[in
         (t0, s0), (t1, s1) = (changes[0], changes[-1]) if changes else ((0.0, 0), (0.0, 0))
         rates.append((s1 - s0) / (t1 - t0) if t1 > t0 else 0.0)
         updates.append(max(len(changes) - 1, 0) / seconds)
-    return summary(sessions, loads, rates, updates, memory_before, memory_playing)
+    return summary(sessions, loads, rates, updates, memory_before, memory_open, memory_playing)
 
 
 def summary(sessions: int, loads: list[float], rates: list[float], updates: list[float], memory_before: float,
-            memory_playing: float) -> dict:
+            memory_open: float, memory_playing: float) -> dict:
     loads = sorted(loads)
     return {"sessions": sessions, "load_p50": statistics.median(loads),
             "load_p95": loads[min(len(loads) - 1, round(0.95 * (len(loads) - 1)))],
             "min": min(rates), "median": statistics.median(rates), "max": max(rates), "total": sum(rates),
             "fair": min(rates) / max(rates) if max(rates) > 0 else 0.0, "updates": min(updates),
-            "memory_before": memory_before, "memory_playing": memory_playing}
+            "memory_before": memory_before, "memory_open": memory_open, "memory_playing": memory_playing}
 
 
 def main() -> None:
@@ -224,13 +227,13 @@ def main() -> None:
     print(f"{os.cpu_count()} CPU cores; live 2D GAN, {args.seconds:g} s of play per round; clients: {clients}"
           f"{' on core 1, the plain server on core 0' if args.pin else ''}")
     print(f"{'setup':<11}{'S':>3}{'load p50':>9}{'p95':>6}{'it/s min':>9}{'median':>8}{'max':>7}{'total':>7}"
-          f"{'x alone':>8}{'min/max':>8}{'upd/s':>6}{'MB idle':>8}{'MB play':>8}")
-    print("-" * 99)
+          f"{'x alone':>8}{'min/max':>8}{'upd/s':>6}{'MB before':>10}{'MB open':>8}{'MB play':>8}")
+    print("-" * 109)
     for r in rows:
         ratio = r["total"] / alone[r["setup"]] if alone.get(r["setup"]) else float("nan")
         print(f"{r['setup']:<11}{r['sessions']:>3}{r['load_p50']:>9.1f}{r['load_p95']:>6.1f}{r['min']:>9.0f}"
               f"{r['median']:>8.0f}{r['max']:>7.0f}{r['total']:>7.0f}{ratio:>8.2f}{r['fair']:>8.2f}"
-              f"{r['updates']:>6.1f}{r['memory_before']:>8.0f}{r['memory_playing']:>8.0f}")
+              f"{r['updates']:>6.1f}{r['memory_before']:>10.0f}{r['memory_open']:>8.0f}{r['memory_playing']:>8.0f}")
 
 
 if __name__ == "__main__":

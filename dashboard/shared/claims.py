@@ -18,7 +18,7 @@ against the engine in ``tests/dashboard/test_claims.py`` with the claim's own st
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -29,6 +29,7 @@ from dashboard.shared.i18n import current_language, t, translate
 
 SHOWN = "claims_shown"  # session_state: the anchor to scroll to after "Show it" (read once)
 OPTIONS = ("a", "b", "c")
+OPENED = "claims_opened"  # session_state: the (page, claim) a link applied already
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,14 @@ class Claim:
     state: Mapping = field(default_factory=dict)  # widget key -> the value that shows the claim
     section: str | None = None  # the catalog prefix of the section's header (its anchor), None: the page top
     answer: int = 0  # the index of the right option of the question
+    then: Callable[[], None] | None = None  # after the values are set (a preset's restart), run by "Show it"
 
     def link(self, page: str, lang: str) -> str:
-        """The relative link that opens this claim's state (and scrolls to its section)."""
-        query = urlencode({"lang": lang, **{key: links.url_value(value) for key, value in self.state.items()}})
+        """The relative link that opens the page in this claim's state (and at its section): ``?claim=<name>``.
+
+        The claim's name rather than its values: a select's value in a link is its label in the page's
+        language, and a preset's restart is not a value at all; the page applies the claim when it opens."""
+        query = urlencode({"lang": lang, links.CLAIM: self.name})
         return f"/{page}?{query}" + (f"#{links.anchor(self.section)}" if self.section else "")
 
 
@@ -48,6 +53,8 @@ def show(claim: Claim) -> None:
     """"Show it": the controls take the claim's values (before they are drawn again, in the rerun)."""
     for key, value in claim.state.items():
         st.session_state[key] = value
+    if claim.then is not None:
+        claim.then()
     if claim.section:
         st.session_state[SHOWN] = (links.anchor(claim.section), t(f"{claim.section}.title"), str(time.monotonic()))
 
@@ -57,6 +64,7 @@ def lecture(page: str, claims: list[Claim]) -> None:
     """The page's claims at its top: question, "Show it" and the link for each. A fragment: answering a
     question redraws only the claims; "Show it" reruns the page with the claim's values."""
     lang = current_language()
+    opened_with(page, claims)
     shown = st.session_state.pop(SHOWN, None)
     if shown:  # scroll to the section the student just asked for (once per click)
         target, title, token = shown
@@ -65,6 +73,22 @@ def lecture(page: str, claims: list[Claim]) -> None:
         st.caption(t("claims.intro"))
         for number, claim in enumerate(claims, 1):
             _claim(page, number, claim, lang)
+
+
+def opened_with(page: str, claims: list[Claim]) -> None:
+    """A link's ``?claim=<name>``: the page takes that claim's state once per session (the link's
+    ``#anchor`` scrolls to it); a name the page does not have gets a notice."""
+    name = st.query_params.get(links.CLAIM)
+    done = st.session_state.setdefault(OPENED, set())
+    if not name or (page, name) in done:
+        return
+    done.add((page, name))
+    claim = next((c for c in claims if c.name == name), None)
+    if claim is None:
+        st.toast(t("claims.unknown", name=name), icon=":material/link_off:")
+        return
+    show(claim)
+    st.session_state.pop(SHOWN, None)  # the link's own #anchor scrolls
 
 
 def _claim(page: str, number: int, claim: Claim, lang: str) -> None:

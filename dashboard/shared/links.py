@@ -34,7 +34,8 @@ from dashboard.shared.i18n import t
 from dashboard.shared.live_links import LINK_STEPS, SLOT_PREFIX, link_parameters, link_steps
 
 LINK = "query-params"  # the ``bind=`` of every widget
-PAGE_PARAMS = frozenset({"lang", "hide"})  # parameters of the page itself, not of a widget
+CLAIM = "claim"  # ?claim=<name>: open the page in one of its claims' state (dashboard.shared.claims)
+PAGE_PARAMS = frozenset({"lang", "hide", CLAIM})  # parameters of the page itself, not of a widget
 PROSE = "prose"  # ``?hide=prose`` hides the explanations (markdown paragraphs), keeping figures and equations
 TITLES = "links_titles"  # session_state: {anchor: header text} of the page's sections, filled as they are drawn
 
@@ -130,11 +131,6 @@ def scroll_script(titles: Mapping[str, str], target: str | None = None, token: s
   }}, 250);
   for (const event of ['wheel', 'touchstart', 'keydown']) window.addEventListener(event, stop, {{once: true}});
 }})();</script>"""
-
-
-def url_value(value) -> str:
-    """A value as it is written in a link (Streamlit's binding writes booleans as true / false)."""
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def page_view() -> None:

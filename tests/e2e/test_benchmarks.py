@@ -70,5 +70,5 @@ def test_classroom_benchmark_prints_both_setups(chromium_executable, clients):
     rows = [line.split() for line in done.stdout.splitlines() if re.match(r"(plain|2 workers)\s", line)]
     assert len(rows) == 4, done.stdout
     for row in rows:
-        minimum = float(row[-9])  # the slowest session's iterations/s
+        minimum = float(row[-10])  # the slowest session's iterations/s
         assert minimum > 0, f"a session did not train: {' '.join(row)}\n{done.stdout}"

@@ -140,3 +140,23 @@ def test_a_link_opens_the_page_at_a_section_and_can_hide_controls_and_prose(page
     assert page.locator(".st-key-diffusion_forward_t").is_hidden()
     prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
     assert prose.count() > 5 and all(not p.is_visible() for p in prose.all()[:10])
+
+
+def test_a_claim_is_shown_with_one_click_and_opened_from_its_link(page, streamlit_server):
+    heading = translate("en", "divergences.title")
+    open_page(page, f"{streamlit_server}/divergences?lang=en", heading)
+    page.locator('[data-testid="stExpander"] summary').first.click()
+    page.locator(".st-key-claims_divergences_modes_show button").click()
+    wait_until_idle(page)
+    value = page.locator(".st-key-modes_separation [data-testid='stSliderThumbValue']").first
+    assert value.inner_text() == "6.00"
+    title = translate("en", "divergences.modes.title")
+    in_view = ("(title) => { const h = Array.from(document.querySelectorAll('[data-testid=\"stMain\"] h2'))"
+               ".find(h => h.innerText.trim() === title); const top = h ? h.getBoundingClientRect().top : -1; "
+               "return top >= 0 && top < 300; }")
+    page.wait_for_function(in_view, arg=title, timeout=15_000)  # "Show it" scrolled to the section
+    # The claim's link, in a fresh page: the disjoint supports, JS = log 2 on the metric.
+    open_page(page, f"{streamlit_server}/divergences?lang=en&claim=disjoint", heading)
+    js = next(m for m in page.evaluate(METRICS) if m.startswith("JS(P, Q)"))
+    assert "0.693" in js, js
+    assert_no_errors(page)
