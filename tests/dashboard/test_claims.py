@@ -3,10 +3,12 @@ what the claim says (checked on the engine with the claim's own values, to the s
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard.chapters.diffusion.claims import CLAIMS as DIFFUSION
@@ -21,11 +23,13 @@ from engine import capacity, projections
 from engine import diffusion as dm
 from engine import divergences as D
 from engine import likelihood as L
+from engine.diffusion import inpainting as ip
 from engine.distributions import Normal, two_normal_mixture
 from engine.gan import exact as G
 from engine.gan.live import MODE_STD, PRESETS, GAN2DTrainer, mode_centers, sample_data
 from engine.vae.exact import ToyLVM
-from tests.conftest import HOME_SCRIPT
+from tests.conftest import HOME_SCRIPT, ROOT
+from tests.engine.test_inpainting import digit, tiny_model
 
 PAGES = {"likelihood": LIKELIHOOD, "divergences": DIVERGENCES, "vae": VAE, "gan": GAN, "diffusion": DIFFUSION}
 # The likelihood page's data before a claim changes it (dashboard/chapters/likelihood/page.py, DEFAULT_DATA).
@@ -225,3 +229,25 @@ def test_mode_collapse_and_its_cure():
         covered[name] = [e["modes_covered"] for e in trainer.evaluations]
     assert max(covered["collapse"]) <= 3, covered
     assert covered["cure"][-1] >= 7, covered
+
+
+def test_ddim_with_ten_steps_is_a_hundred_times_cheaper_and_worse():
+    """From the shipped DDPM's model card (the numbers the claim's section shows)."""
+    state = claim("diffusion", "ddim_fast").state
+    samplers = json.loads((ROOT / "assets" / "models" / "ddpm.json").read_text())["evaluation"]["samplers"]
+    fast, slow = samplers[f"ddim{state['diffusion_mnist_steps']}"], samplers["ddpm"]
+    assert slow["seconds_per_digit"] / fast["seconds_per_digit"] > 50  # 1000 network calls against 10
+    assert fast["frechet"] > 1.5 * slow["frechet"]  # and clearly worse digits (147 against 65)
+
+
+def test_inpainting_keeps_the_known_pixels():
+    """RePaint with the claim's mask (a tiny U-Net, as in tests/engine/test_inpainting.py)."""
+    state = claim("diffusion", "inpaint_keeps").state
+    known = ip.known_mask(state["diffusion_inpaint_preset"])
+    image = digit()
+    out = ip.repaint(tiny_model(), image, known, n=2, seed=0)
+    keep = known[0, 0].bool()
+    original = torch.as_tensor(image / 255.0, dtype=torch.float32)
+    for completion in out[:, 0]:
+        torch.testing.assert_close(completion[keep], original[keep], atol=1e-6, rtol=0)  # float32 rounding only
+        assert (completion[~keep] - original[~keep]).abs().max() > 0.1  # the masked half is regenerated
