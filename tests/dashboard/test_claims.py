@@ -265,3 +265,11 @@ def test_a_large_beta_collapses_the_posterior():
         trainer.step(600)
         kl[beta] = float(np.mean([h["kl"] for h in trainer.history[-50:]]))
     assert kl[state["vae_live_beta"]] < 0.05 and kl[1.0] > 0.5, kl
+
+
+def test_an_autoencoder_is_not_generative():
+    """From the shipped models' cards: the autoencoder's prior samples against the VAE's (classifier Frechet)."""
+    assert claim("vae", "ae_generative").section == "vae.mnist"
+    ae, vae = (json.loads((ROOT / "assets" / "models" / f"{n}.json").read_text())["metrics"] for n in ("ae", "vae"))
+    assert ae["samples_frechet"] > 2 * vae["samples_frechet"]
+    assert ae["fitted_gaussian_samples_frechet"] > 1.5 * vae["samples_frechet"]  # even from its own codes' Gaussian

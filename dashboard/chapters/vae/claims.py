@@ -10,4 +10,6 @@ CLAIMS = [
     # beta = 8 on the moons: the KL term wins, q(z|x) becomes the prior and the latent carries nothing.
     Claim("beta_collapse", {"vae_live_data": "moons", "vae_live_latent": 1, "vae_live_beta": 8.0},
           section="vae.live", answer=1),
+    # The shipped autoencoder decodes N(0, I) codes into smudges (Frechet 984); the VAE's samples are digits (353).
+    Claim("ae_generative", {}, section="vae.mnist", answer=1),
 ]
