@@ -30,6 +30,8 @@ from dashboard.shared.i18n import current_language, t, translate
 SHOWN = "claims_shown"  # session_state: the anchor to scroll to after "Show it" (read once)
 OPTIONS = ("a", "b", "c")
 OPENED = "claims_opened"  # session_state: the (page, claim) a link applied already
+CURRENT = "claims_current"  # session_state, per page: the index of the claim shown last
+PREVIOUS_KEY, NEXT_KEY = "B", "N"
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,22 @@ def lecture(page: str, claims: list[Claim]) -> None:
         st.caption(t("claims.intro"))
         for number, claim in enumerate(claims, 1):
             _claim(page, number, claim, lang)
+    stepping(page, claims)
+
+
+def stepping(page: str, claims: list[Claim]) -> None:
+    """Previous / next claim, for a lecture (keys ``B`` and ``N``): shows the claim before or after the last
+    one shown on this page."""
+    at = st.session_state.get(f"{CURRENT}_{page}", -1)
+    back, forward, _ = st.columns([1, 1, 3])
+    for column, step, label, icon, key in ((back, -1, "claims.previous", ":material/arrow_back:", PREVIOUS_KEY),
+                                           (forward, 1, "claims.next", ":material/arrow_forward:", NEXT_KEY)):
+        target = at + step
+        if column.button(t(label), icon=icon, key=f"claims_{page}_{'next' if step > 0 else 'previous'}",
+                         disabled=not 0 <= target < len(claims), shortcut=key, width="stretch"):
+            st.session_state[f"{CURRENT}_{page}"] = target
+            show(claims[target])
+            st.rerun()
 
 
 def opened_with(page: str, claims: list[Claim]) -> None:
@@ -106,6 +124,7 @@ def _claim(page: str, number: int, claim: Claim, lang: str) -> None:
     with actions:
         if st.button(t("claims.show"), icon=":material/visibility:", key=f"claims_{page}_{claim.name}_show",
                      width="stretch"):
+            st.session_state[f"{CURRENT}_{page}"] = number - 1
             show(claim)
             st.rerun()  # the whole page, with the claim's values
         st.markdown(f"[{t('claims.link')}]({claim.link(page, lang)})")

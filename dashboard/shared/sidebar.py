@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.shared.charts import PROJECTOR
+from dashboard.shared.claims import NEXT_KEY, PREVIOUS_KEY
 from dashboard.shared.i18n import DEFAULT_LANGUAGE, LANGUAGES, SESSION_KEY, t
 from dashboard.shared.links import LINK
 from dashboard.shared.live_training import PLAY_KEY, STEP_KEYS
@@ -61,6 +62,7 @@ def keyboard_help() -> None:
     with st.sidebar.popover(t("common.keyboard.title"), icon=":material/keyboard:", width="stretch"):
         rows = [(PLAY_KEY, t("common.keyboard.play"))]
         rows += [(key, t("common.keyboard.step", n=i + 1)) for i, key in enumerate(STEP_KEYS)]
+        rows += [(NEXT_KEY, t("common.keyboard.next")), (PREVIOUS_KEY, t("common.keyboard.previous"))]
         st.markdown("\n".join([f"| {t('common.keyboard.key')} | {t('common.keyboard.does')} |", "| --- | --- |"]
                               + [f"| `{key}` | {text} |" for key, text in rows]))
         st.caption(t("common.keyboard.note"))

@@ -160,3 +160,22 @@ def test_a_claim_is_shown_with_one_click_and_opened_from_its_link(page, streamli
     js = next(m for m in page.evaluate(METRICS) if m.startswith("JS(P, Q)"))
     assert "0.693" in js, js
     assert_no_errors(page)
+
+
+def test_the_keyboard_steps_through_the_claims(page, streamlit_server):
+    """N shows the next claim, B the previous one (the divergences page: disjoint supports, then the modes)."""
+    heading = translate("en", "divergences.title")
+    open_page(page, f"{streamlit_server}/divergences?lang=en", heading)
+    page.locator('[data-testid="stMain"] h1').first.click()  # the page has the focus, not a field
+    page.keyboard.press("n")
+    wait_until_idle(page)
+    page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=\"stMetric\"]'))"
+                           ".some(m => m.innerText.startsWith('JS(P, Q)') && m.innerText.includes('0.693'))")
+    page.keyboard.press("n")
+    wait_until_idle(page)
+    separation = page.locator(".st-key-modes_separation [data-testid='stSliderThumbValue']").first
+    assert separation.inner_text() == "6.00"
+    page.keyboard.press("b")
+    wait_until_idle(page)
+    assert page.locator(".st-key-claims_divergences_previous button").is_disabled()  # back at the first claim
+    assert_no_errors(page)
