@@ -236,29 +236,32 @@ def test_a_new_mnist_generation_reaches_the_scrubber(page, streamlit_server):
 
 
 def test_the_projector_view_enlarges_the_page_and_its_figures(browser, streamlit_server):
-    """?projector=true: a larger root font, the explanations folded, figures with larger type; screenshots of
-    every page in it at 1280x720 go to test-output/screenshots/projector-<page>.png."""
-    sizes = {}
-    for projector in (False, True):
-        context = browser.new_context(viewport={"width": 1280, "height": 720})
-        page = context.new_page()
-        page.set_default_timeout(60_000)
+    """?projector=true on every page: a larger root font, the explanations folded, figures with larger type
+    (against the same page without it, on the divergences page); screenshots of every page in it at
+    1280x720 go to test-output/screenshots/projector-<page>.png."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
+
+    def look(path: str, heading_key: str, projector: bool) -> tuple[float, float, int]:
+        page.goto(f"{streamlit_server}/{path}?lang=en{'&projector=true' if projector else ''}",
+                  wait_until="domcontentloaded")
+        wait_for_heading(page, translate("en", heading_key))
+        root = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+        tick = page.evaluate("""() => {
+            const t = document.querySelector('.js-plotly-plot .xtick text');
+            return t ? parseFloat(t.style.fontSize || getComputedStyle(t).fontSize) : 0; }""")
+        return root, tick, sum(p.is_visible() for p in prose.all()[:8])
+
+    try:
+        root, tick, shown = look("divergences", "divergences.title", projector=False)
+        assert shown > 0 and tick > 0
         for name, path, heading_key in PAGES:
-            query = "lang=en" + ("&projector=true" if projector else "")
-            page.goto(f"{streamlit_server}/{path}?{query}", wait_until="domcontentloaded")
-            wait_for_heading(page, translate("en", heading_key))
-            root = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
-            tick = page.evaluate("""() => {
-                const t = document.querySelector('.js-plotly-plot .xtick text');
-                return t ? parseFloat(t.style.fontSize || getComputedStyle(t).fontSize) : 0; }""")
-            prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
-            shown = sum(p.is_visible() for p in prose.all()[:8])
-            sizes[(name, projector)] = (root, tick, shown)
-            if projector:
-                page.screenshot(path=str(SCREENSHOTS / f"projector-{name}.png"))
+            big_root, big_tick, big_shown = look(path, heading_key, projector=True)
+            page.screenshot(path=str(SCREENSHOTS / f"projector-{name}.png"))
+            assert big_root > root and big_shown == 0, (name, big_root, big_shown)
+            if name == "divergences":
+                assert big_tick >= 1.4 * tick, (tick, big_tick)
+    finally:
         context.close()
-    for name, *_ in PAGES:
-        (root, tick, shown), (big_root, big_tick, big_shown) = sizes[(name, False)], sizes[(name, True)]
-        assert big_root > root and big_shown == 0 < shown, (name, sizes[(name, False)], sizes[(name, True)])
-        if tick:  # pages with a chart on screen
-            assert big_tick >= 1.4 * tick, (name, tick, big_tick)
