@@ -162,13 +162,15 @@ def _share_body() -> None:
     st.caption(t("links.share_help"))
     if st.button(t("links.make"), icon=":material/link:", key="links_make"):
         here = st.context.url
-        query = {**st.query_params.to_dict(), **link_parameters(st.session_state, urlparse(here).path)}
-        st.code(link(here, query), language=None, wrap_lines=True)
+        path = urlparse(here).path
+        query = {**st.query_params.to_dict(), **link_parameters(st.session_state, path)}
+        address = link(here, query)
+        st.code(address, language=None, wrap_lines=True)
         sections = st.session_state.get(TITLES, {})
         if sections:
             st.caption(t("links.sections"))
-            st.markdown("\n".join(f"- [{title}]({link(here, query)}#{name})" for name, title in sections.items()))
-        page = urlparse(here).path.strip("/") or "home"
+            st.markdown("\n".join(f"- [{title}]({address}#{name})" for name, title in sections.items()))
+        page = path.strip("/") or "home"
         st.download_button(t("links.json"), json.dumps({"page": page, "settings": query}, indent=2, ensure_ascii=False),
                            file_name=f"{page}-settings.json", mime="application/json", icon=":material/download:",
                            key="links_json")

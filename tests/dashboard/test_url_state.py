@@ -19,6 +19,11 @@ def test_ignored_names_unknown_parameters_and_refused_values_but_not_defaults():
     now = {"lang": "ko", "junk": "1"}  # Streamlit dropped the bound ones: defaults and refused values alike
     assert links.ignored(initial, now, state) == (["junk"], ["t"])
     assert links.ignored({"t": "12"}, {"t": "12"}, {"t": 12}) == ([], [])  # kept: used
+    # A live trainer's step count (?<key>_at=N): known when the page has that trainer, refused when not a count.
+    live = {"live::mle": object()}
+    assert links.ignored({"mle_at": "300"}, {"mle_at": "300"}, live) == ([], [])
+    assert links.ignored({"mle_at": "abc"}, {"mle_at": "abc"}, live) == ([], ["mle_at"])
+    assert links.ignored({"gan_live_at": "300"}, {"gan_live_at": "300"}, live) == (["gan_live_at"], [])
 
 
 def test_same_compares_numbers_as_numbers():

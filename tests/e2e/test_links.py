@@ -67,6 +67,19 @@ TARGETS = """() => {
 SKIPPED_RADIOS = {"diffusion_mnist_source"}  # held-out digits need ../shared/data/mnist, which a CI clone has
 
 
+# Whether the section header with this text is near the top of the window.
+SECTION_IN_VIEW = """(title) => {
+  const h = Array.from(document.querySelectorAll('[data-testid="stMain"] h2')).find(h => h.innerText.trim() === title);
+  const top = h ? h.getBoundingClientRect().top : -1;
+  return top >= 0 && top < 300;
+}"""
+
+
+def wait_for_section_in_view(page, prefix: str) -> None:
+    """Until the section ``{prefix}.title`` has been scrolled to the top of the window."""
+    page.wait_for_function(SECTION_IN_VIEW, arg=translate("en", f"{prefix}.title"), timeout=15_000)
+
+
 def open_page(page, url: str, heading: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     wait_for_heading(page, heading)
@@ -132,11 +145,7 @@ def test_a_link_opens_the_page_at_a_section_and_can_hide_controls_and_prose(page
     heading = translate("en", "diffusion.title")
     section = anchor("diffusion_inpaint")
     open_page(page, f"{streamlit_server}/diffusion?lang=en&hide=prose,diffusion_forward_t#{section}", heading)
-    title = translate("en", "diffusion_inpaint.title")
-    in_view = ("(title) => { const h = Array.from(document.querySelectorAll('[data-testid=\"stMain\"] h2'))"
-               ".find(h => h.innerText.trim() === title); const top = h ? h.getBoundingClientRect().top : -1; "
-               "return top >= 0 && top < 300; }")
-    page.wait_for_function(in_view, arg=title, timeout=15_000)  # scrolled there once drawn (charts above push it)
+    wait_for_section_in_view(page, "diffusion_inpaint")  # scrolled there once drawn (charts above push it)
     assert page.locator(".st-key-diffusion_forward_t").is_hidden()
     prose = page.locator('[data-testid="stMain"] [data-testid="stMarkdown"]:not(:has(.katex-display))')
     assert prose.count() > 5 and all(not p.is_visible() for p in prose.all()[:10])
@@ -150,11 +159,7 @@ def test_a_claim_is_shown_with_one_click_and_opened_from_its_link(page, streamli
     wait_until_idle(page)
     value = page.locator(".st-key-modes_separation [data-testid='stSliderThumbValue']").first
     assert value.inner_text() == "6.00"
-    title = translate("en", "divergences.modes.title")
-    in_view = ("(title) => { const h = Array.from(document.querySelectorAll('[data-testid=\"stMain\"] h2'))"
-               ".find(h => h.innerText.trim() === title); const top = h ? h.getBoundingClientRect().top : -1; "
-               "return top >= 0 && top < 300; }")
-    page.wait_for_function(in_view, arg=title, timeout=15_000)  # "Show it" scrolled to the section
+    wait_for_section_in_view(page, "divergences.modes")  # "Show it" scrolled to the section
     # The claim's link, in a fresh page: the disjoint supports, JS = log 2 on the metric.
     open_page(page, f"{streamlit_server}/divergences?lang=en&claim=disjoint", heading)
     js = next(m for m in page.evaluate(METRICS) if m.startswith("JS(P, Q)"))
