@@ -80,6 +80,15 @@ def wait_for_section_in_view(page, prefix: str) -> None:
     page.wait_for_function(SECTION_IN_VIEW, arg=translate("en", f"{prefix}.title"), timeout=15_000)
 
 
+def wait_for_slider(page, key: str, shown: str) -> None:
+    """Until the slider ``key`` shows ``shown``: "Show it" reruns the claims first and the page after them, so
+    the app can be idle for a moment between the two runs."""
+    page.wait_for_function("([key, shown]) => document.querySelector("
+                           "`.st-key-${key} [data-testid='stSliderThumbValue']`)?.innerText === shown",
+                           arg=[key, shown], timeout=30_000)
+    wait_until_idle(page)
+
+
 def open_page(page, url: str, heading: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     wait_for_heading(page, heading)
@@ -156,9 +165,7 @@ def test_a_claim_is_shown_with_one_click_and_opened_from_its_link(page, streamli
     open_page(page, f"{streamlit_server}/divergences?lang=en", heading)
     page.locator('[data-testid="stExpander"] summary').first.click()
     page.locator(".st-key-claims_divergences_modes_show button").click()
-    wait_until_idle(page)
-    value = page.locator(".st-key-modes_separation [data-testid='stSliderThumbValue']").first
-    assert value.inner_text() == "6.00"
+    wait_for_slider(page, "modes_separation", "6.00")  # the claim's click reruns the claim, then the page
     wait_for_section_in_view(page, "divergences.modes")  # "Show it" scrolled to the section
     # The claim's link, in a fresh page: the disjoint supports, JS = log 2 on the metric.
     open_page(page, f"{streamlit_server}/divergences?lang=en&claim=disjoint", heading)
@@ -177,9 +184,7 @@ def test_the_keyboard_steps_through_the_claims(page, streamlit_server):
     page.wait_for_function("() => Array.from(document.querySelectorAll('[data-testid=\"stMetric\"]'))"
                            ".some(m => m.innerText.startsWith('JS(P, Q)') && m.innerText.includes('0.693'))")
     page.keyboard.press("n")
-    wait_until_idle(page)
-    separation = page.locator(".st-key-modes_separation [data-testid='stSliderThumbValue']").first
-    assert separation.inner_text() == "6.00"
+    wait_for_slider(page, "modes_separation", "6.00")
     page.keyboard.press("b")
     wait_until_idle(page)
     assert page.locator(".st-key-claims_divergences_previous button").is_disabled()  # back at the first claim
