@@ -5,7 +5,7 @@ installs it in place), not through sys.path."""
 
 import streamlit as st
 
-from dashboard.shared import links, style
+from dashboard.shared import charts, links, style
 from dashboard.shared.course import HOME_VIEW, built_chapters
 from dashboard.shared.i18n import t
 from dashboard.shared.sidebar import device_panel, keyboard_help, language_switch, projector_toggle
@@ -23,8 +23,11 @@ pages += [
 ]
 page = st.navigation(pages)
 links.share_panel()
+export = charts.export_panel()  # the figures' format; their numbers are listed after the page has drawn them
 keyboard_help()
 device_panel()
 links.page_view()
+charts.new_page()
 page.run()
+charts.export_numbers(export)
 links.after_page(link)

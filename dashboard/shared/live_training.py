@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +54,7 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
+from dashboard.shared import model_files
 from dashboard.shared.i18n import labeler, t
 from dashboard.shared.links import LINK
 from dashboard.shared.live_links import SLOT_PREFIX, link_steps, train_to
@@ -169,6 +170,7 @@ def trainer_for(key: str, config, factory: Callable[[], Any], state: MutableMapp
         with slot.lock:
             train_to(slot.trainer, asked, lambda done: bar.progress(done, text=t("training.from_link", steps=asked)))
         bar.empty()
+    model_files.apply_pending(key, slot, state)  # a model file to resume from, uploaded in the live panel
     return slot.trainer
 
 
@@ -266,8 +268,10 @@ def step_key(i: int) -> str | None:
     return STEP_KEYS[i] if i < len(STEP_KEYS) else None
 
 
-def controls(key: str, *, step_sizes=(1, 10), steps: list[StepButton] | None = None) -> None:
-    """The button row: play or pause, single steps, reset, and the speed of play.
+def controls(key: str, *, step_sizes=(1, 10), steps: list[StepButton] | None = None,
+             files: Sequence[str] = ()) -> None:
+    """The button row: play or pause, single steps, reset, the speed of play and, with ``files`` (the
+    section's control keys), the model file to download or resume from (``dashboard.shared.model_files``).
 
     ``steps`` replaces the "step ×n" buttons (one per ``step_sizes``) with the page's own.
     """
@@ -292,10 +296,12 @@ def controls(key: str, *, step_sizes=(1, 10), steps: list[StepButton] | None = N
                        args=(key,), width="stretch")
     s.speed = columns[-1].select_slider(t("training.speed"), options=list(s.speed_table()), value=s.speed,
                                         format_func=labeler("training.speeds"), bind=LINK, key=f"{key}_speed")
+    if files:  # under the row: a seventh column would wrap onto a line of its own at a laptop's width
+        model_files.panel(key, s, files)
 
 
 def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] | None = None,
-        step_sizes=(1, 10), steps: list[StepButton] | None = None) -> None:
+        step_sizes=(1, 10), steps: list[StepButton] | None = None, files: Sequence[str] = ()) -> None:
     """The live panel: the button row (:func:`controls`), the status line and ``draw(trainer)``.
 
     The panel is a fragment, so a button press reruns the panel alone, not the page: pause shows
@@ -306,7 +312,7 @@ def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] 
     a fraction of a second, and fading them to a third of their opacity at every tick flickers.
 
     ``message(stop) -> str`` words a stop for this page (default :func:`stop_message`);
-    ``step_sizes`` and ``steps`` are :func:`controls`'s.
+    ``step_sizes``, ``steps`` and ``files`` are :func:`controls`'s.
     """
     message = stop_message if message is None else message
 
@@ -328,7 +334,7 @@ def run(key: str, draw: Callable[[Any], None], *, message: Callable[[Any], str] 
     @st.fragment
     def panel() -> None:
         s = slot(key)
-        controls(key, step_sizes=step_sizes, steps=steps)
+        controls(key, step_sizes=step_sizes, steps=steps, files=files)
         with st.container(key=f"{key}_view"):
             # Two fragments of the same shape at the same place: the picture's elements are replaced in
             # place when play or pause switches between them (no second copy while the panel reruns),

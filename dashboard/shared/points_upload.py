@@ -20,6 +20,7 @@ from dashboard.shared.links import LINK
 from engine.data.points import PointsError
 
 CSV = "csv"  # the data choice that shows the uploader
+CSV_MAX_MB = 3  # just above engine.data.points.MAX_BYTES: a slightly larger file still gets the app's message
 
 
 def csv_error(error: PointsError) -> str:
@@ -48,7 +49,7 @@ def choose_data(column, *, key: str, namespace: str, datasets: tuple[str, ...],
         state[f"{key}_data_in_use"] = (name,)
         return (name,), named(name)
     upload = column.file_uploader(t("points.csv.upload"), type=["csv", "txt"], key=f"{key}_csv",
-                                  help=t("points.csv.help"))
+                                  help=t("points.csv.help"), max_upload_size=CSV_MAX_MB)
     if upload is not None:
         content = upload.getvalue()
         try:

@@ -73,6 +73,10 @@ def uploaded_points(data: bytes) -> np.ndarray:
 
 
 # ---- controls
+# The controls a model file restores (the data picker's choice and every setting of settings_panel).
+FILE_KEYS = tuple(f"{KEY}_{name}" for name in ("data", "schedule", "steps", "rescale", "lr", "width", "depth", "seed"))
+
+
 def settings_panel() -> Diffusion2DConfig:
     """The schedule and network (restart) and the learning rate (live), as a config."""
     state = st.session_state
@@ -229,7 +233,7 @@ def section() -> None:
     st.latex(t("diffusion_live.loss_equation"))
     st.html(f"<style>.st-key-{KEY}_samples, .st-key-{KEY}_curves "
             f"{{contain: strict; height: {plots.HEIGHT}px;}}</style>")
-    live.run(KEY, draw_factory(data), message=stop_text(trainer), step_sizes=STEP_SIZES)
+    live.run(KEY, draw_factory(data), message=stop_text(trainer), step_sizes=STEP_SIZES, files=FILE_KEYS)
     st.caption(t("diffusion_live.protocol", n=N_EVAL, every=trainer.config.eval_every))
     with live.locked(KEY):  # the film, the score field and the one-step view run the weights a tick trains
         film = film_for(trainer, diffusion_step2d.predictor(trainer))

@@ -19,7 +19,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.chapters.gan import live_plots as plots
-from dashboard.chapters.gan.controls import ARCH, SETTINGS, fill, read_config, settings_panel
+from dashboard.chapters.gan.controls import ARCH, CONTROLS, SETTINGS, fill, read_config, settings_panel
 from dashboard.shared import links, points_upload
 from dashboard.shared import live_training as live
 from dashboard.shared.charts import chart
@@ -233,7 +233,8 @@ def section() -> None:
                                live=lambda tr: apply_settings(tr, settings))
     equations(settings.loss)
     st.html(LAYOUT_CSS.format(key=KEY, height=plots.HEIGHT))
-    live.run(KEY, draw_factory(modes), message=stop_text(trainer), steps=step_buttons())
+    live.run(KEY, draw_factory(modes), message=stop_text(trainer), steps=step_buttons(),
+             files=(f"{KEY}_data", *(control.key for control in CONTROLS)))
     st.caption(t("gan_live.protocol", n=EVAL_SAMPLES, every=trainer.eval_every) if modes is not None
                else t("gan_live.no_modes"))
     with st.expander(t("gan_live.reading"), icon=":material/school:"):

@@ -150,6 +150,7 @@ LIVE_BETAS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 LIVE_INTERVAL_S = 0.6
 LIVE_LRS = (3e-4, 1e-3, 2e-3, 5e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0)
 LIVE_DATA = ("moons", "ring", "spiral", "eight_gaussians", "gaussian")
+LIVE_FILE_KEYS = ("vae_live_data", "vae_live_latent", "vae_live_beta", "vae_live_lr")  # what a model file restores
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -196,7 +197,7 @@ def live_section() -> None:
                 st.info(t("vae.live.collapse", beta=trainer.beta, kl=snap.kl, spread=snap.reconstruction_spread),
                         icon=":material/info:")
 
-    live.run("vae", draw, step_sizes=(10, 100))
+    live.run("vae", draw, step_sizes=(10, 100), files=LIVE_FILE_KEYS)
 
 
 @part
