@@ -116,8 +116,10 @@ def remember(key: str, figure: go.Figure) -> None:
 
 
 def _label(key: str, figure: go.Figure) -> str:
-    """How the export names a figure: its section's header, then its title (or its key)."""
-    title = figure.layout.title.text or key
+    """How the export names a figure: its section's header, then its title, or else what its curves are
+    called (the legend's first names), or else its key."""
+    names = list(dict.fromkeys(trace.name for trace in figure.data if trace.name))
+    title = figure.layout.title.text or ", ".join(names[:3]) + (", …" if len(names) > 3 else "") or key
     sections = list(st.session_state.get(TITLES, {}).values())
     return f"{sections[-1]} · {title}" if sections else title
 
