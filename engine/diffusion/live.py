@@ -83,20 +83,28 @@ class Diffusion2DConfig:
         return dm.ScheduleConfig(self.schedule, self.steps, self.rescale)
 
 
-class NoiseMLP(nn.Module):
-    """eps_theta(x_t, t): an MLP on [x_t, embedding(t)] -> predicted noise (B, 2)."""
+class TimeMLP(nn.Module):
+    """An MLP on [x, embedding(t)] -> (B, 2), t in 0..total: the DDPM's noise predictor and flow matching's
+    velocity (``engine.flow.live``) are this same network."""
 
-    def __init__(self, config: Diffusion2DConfig):
+    def __init__(self, width: int, depth: int, embedding: int, total: float):
         super().__init__()
-        self.total, self.embedding = config.steps, config.embedding
-        layers, size = [], 2 + config.embedding
-        for _ in range(config.depth):
-            layers += [nn.Linear(size, config.width), nn.SiLU()]
-            size = config.width
+        self.total, self.embedding = total, embedding
+        layers, size = [], 2 + embedding
+        for _ in range(depth):
+            layers += [nn.Linear(size, width), nn.SiLU()]
+            size = width
         self.net = nn.Sequential(*layers, nn.Linear(size, 2))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([x, dm.time_embedding(t, self.total, self.embedding)], dim=1))
+
+
+class NoiseMLP(TimeMLP):
+    """eps_theta(x_t, t): the MLP on [x_t, embedding(t)] -> predicted noise (B, 2), t in 1..T."""
+
+    def __init__(self, config: Diffusion2DConfig):
+        super().__init__(config.width, config.depth, config.embedding, config.steps)
 
 
 def sliced_w2(x: np.ndarray, y: np.ndarray, seed: int) -> float:

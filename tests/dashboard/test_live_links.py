@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.shared import live_links
 from engine import toy2d
 from engine.diffusion.live import Diffusion2DConfig, Diffusion2DTrainer
+from engine.flow.live import Flow2DConfig, Flow2DTrainer
 from engine.gan.live import GAN2DTrainer, GANArchitecture, GANSettings
 from engine.mle import MLEConfig, MLETrainer
 from engine.vae.live import VAEConfig, VAETrainer
@@ -22,6 +23,7 @@ TRAINERS = {
     "vae": lambda: VAETrainer(VAEConfig(), POINTS),
     "gan": lambda: GAN2DTrainer(POINTS, GANArchitecture(), GANSettings()),
     "diffusion": lambda: Diffusion2DTrainer(Diffusion2DConfig(), POINTS),
+    "flow": lambda: Flow2DTrainer(Flow2DConfig(eval_every=100), POINTS),
 }
 
 

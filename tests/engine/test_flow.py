@@ -8,6 +8,7 @@ import torch
 
 from engine import flow
 from engine.diffusion import Schedule, ScheduleConfig, ddim_step, exact_eps
+from engine.flow.live import Flow2DConfig, Flow2DTrainer
 
 MEAN = np.array([1.5, -0.5])
 COV = np.array([[2.0, 0.8], [0.8, 0.6]])  # correlated, so the flow is not a per-axis scaling
@@ -121,3 +122,21 @@ def test_bad_arguments_are_refused():
         flow.gaussian_velocity(MEAN, [[1.0, 2.0], [2.0, 1.0]])
     with pytest.raises(ValueError):
         flow.sample(flow.gaussian_velocity(MEAN, COV), torch.zeros(2, 2), 0)
+
+
+def test_the_live_trainer_learns_the_data_and_its_field_approaches_the_exact_one():
+    """On Gaussian data the learned velocity approaches the closed form (the loss's minimiser), and the
+    samples approach the data: sliced W2 under 3x its floor after 1,200 steps (a few seconds on 2 cores)."""
+    def gaussian(n: int, seed: int) -> np.ndarray:
+        return MEAN + np.random.default_rng(seed).standard_normal((n, 2)) @ np.linalg.cholesky(COV).T
+
+    g = np.random.default_rng(9)
+    trainer = Flow2DTrainer(Flow2DConfig(eval_every=1200, sample_steps=20), gaussian(4000, 9), fresh=gaussian)
+    untrained = trainer.evaluations[0]["sliced_w2"]
+    trainer.step(1200)
+    last = trainer.evaluations[-1]
+    assert last["step"] == 1200 and last["sliced_w2"] < 3 * trainer.sliced_w2_floor < untrained
+    probe = torch.as_tensor(g.standard_normal((200, 2)) * 0.7 + MEAN * 0.5)  # where x_t lives at t = 0.5
+    exact = flow.gaussian_velocity(MEAN, COV)(probe, torch.full((200,), 0.5, dtype=torch.float64)).numpy()
+    learned = trainer.velocity_field(0.5, probe.numpy())
+    assert np.sqrt(np.mean((learned - exact) ** 2)) < 0.2 * np.sqrt(np.mean(exact**2))

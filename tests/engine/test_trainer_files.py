@@ -10,6 +10,7 @@ from safetensors.numpy import load as load_arrays
 
 from engine import toy2d, trainer_files
 from engine.diffusion.live import Diffusion2DConfig, Diffusion2DTrainer
+from engine.flow.live import Flow2DConfig, Flow2DTrainer
 from engine.gan.live import GAN2DTrainer, GANArchitecture, GANSettings
 from engine.mle import MLEConfig, MLETrainer
 from engine.vae.live import VAEConfig, VAETrainer
@@ -21,6 +22,7 @@ TRAINERS = {
     "vae": lambda data=POINTS: VAETrainer(VAEConfig(), data),
     "gan": lambda data=POINTS: GAN2DTrainer(data, GANArchitecture(), GANSettings(g_lr=3e-3)),
     "diffusion": lambda data=POINTS: Diffusion2DTrainer(Diffusion2DConfig(), data),
+    "flow": lambda data=POINTS: Flow2DTrainer(Flow2DConfig(eval_every=100), data),
 }
 
 
