@@ -113,7 +113,82 @@ def sliced_w2(x: np.ndarray, y: np.ndarray, seed: int) -> float:
     return sliced_wasserstein(x, y, n_directions=N_DIRECTIONS, p=2, rng=seed)
 
 
-class Diffusion2DTrainer(BaseTrainer):
+class PointsTrainer(BaseTrainer):
+    """What the live DDPM and flow-matching trainers share: 2D points, a network with EMA weights trained
+    by Adam at a live learning rate, a seeded minibatch generator, and the quality protocol's fresh data.
+
+    A subclass sets ``model``, ``ema_model``, ``_opt`` in ``_reset`` and adds its own state to
+    ``_network_state()`` in ``_state``."""
+
+    def _points(self, data, fresh, lr: float) -> None:
+        x = np.asarray(data, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != 2 or len(x) < 2 or not np.all(np.isfinite(x)):
+            raise ValueError(f"data must be a finite (n, 2) array with n >= 2, got shape {x.shape}")
+        self.data, self._fresh = x, fresh
+        self._x = torch.as_tensor(x, dtype=torch.float32)
+        self.lr = positive(lr, "the learning rate")
+        self._gen = torch.Generator()
+        self.sliced_w2_floor = sliced_w2(self._reference(seed=10_001), self._reference(seed=10_002), seed=0)
+
+    def _reference(self, seed: int) -> np.ndarray:
+        if self._fresh is not None:
+            return np.asarray(self._fresh(N_EVAL, seed), dtype=np.float64)
+        return self.data[np.random.default_rng(seed).integers(0, len(self.data), N_EVAL)]
+
+    def _networks(self, build) -> None:
+        """``model`` and its EMA copy from ``build()`` (seeded), Adam, and the minibatch generator reseeded."""
+        torch.manual_seed(self.config.seed)
+        self.model = build()
+        self.ema_model = build().requires_grad_(False)
+        self.ema_model.load_state_dict(self.model.state_dict())
+        self._params, self._ema_params = list(self.model.parameters()), list(self.ema_model.parameters())
+        self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        self._gen.manual_seed(self.config.seed)
+
+    def _ema_update(self) -> None:
+        with torch.no_grad():
+            torch._foreach_lerp_(self._ema_params, self._params, 1.0 - self.config.ema)
+
+    def set_lr(self, lr: float) -> None:
+        self.lr = positive(lr, "the learning rate")
+        for group in self._opt.param_groups:
+            group["lr"] = self.lr
+
+    def _stop_detail(self) -> dict:
+        return {"lr": self.lr}
+
+    def _settings(self) -> dict:
+        return {"lr": self.lr}
+
+    def _apply_settings(self, settings: dict) -> None:
+        self.set_lr(settings["lr"])
+
+    def snapshot(self):
+        return self
+
+    def _network_state(self) -> dict:
+        return {
+            "model": {k: to_plain(v) for k, v in self.model.state_dict().items()},
+            "ema_model": {k: to_plain(v) for k, v in self.ema_model.state_dict().items()},
+            "lr": self.lr,
+            "optimizer_state": optimizer_state(self._opt),
+            "generator": self._gen.get_state().numpy().copy(),
+            "evaluations": [dict(e) for e in self.evaluations],
+            "samples": self.samples.copy(),
+        }
+
+    def _load_network_state(self, state: dict) -> None:
+        self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state["model"].items()})
+        self.ema_model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state["ema_model"].items()})
+        self.lr = positive(state["lr"], "the learning rate")
+        self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        load_optimizer_state(self._opt, state["optimizer_state"])
+        self._gen.set_state(torch.as_tensor(np.array(state["generator"], dtype=np.uint8)))
+        self.evaluations = [dict(e) for e in state["evaluations"]]
+        self.samples = np.asarray(state["samples"], dtype=np.float64).copy()
+
+
+class Diffusion2DTrainer(PointsTrainer):
     """Live DDPM training on 2D points (Adam, minibatches drawn from ``data``).
 
     ``fresh(n, seed) -> (n, 2)`` draws new data for the quality metric (a named toy set); without
@@ -124,45 +199,22 @@ class Diffusion2DTrainer(BaseTrainer):
 
     def __init__(self, config: Diffusion2DConfig, data, fresh=None):
         super().__init__()
-        x = np.asarray(data, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != 2 or len(x) < 2 or not np.all(np.isfinite(x)):
-            raise ValueError(f"data must be a finite (n, 2) array with n >= 2, got shape {x.shape}")
         whole_number(config.steps, "the number of diffusion steps T", 2)
-        positive(config.lr, "the learning rate")
-        self.config, self.data, self._fresh = config, x, fresh
+        self.config = config
+        self._points(data, fresh, config.lr)
         self.schedule = dm.Schedule(config.schedule_config())
-        self._x = torch.as_tensor(x, dtype=torch.float32)
+        x = self.data
         keep = np.random.default_rng(0).permutation(len(x))[:N_EXACT]  # a fixed subsample: cost O(N_EXACT) a call
         self.exact_points = x[np.sort(keep)]  # (min(n, N_EXACT), 2)
         self.exact_model = dm.exact_eps(self.schedule, self.exact_points)
-        self.lr = config.lr
-        self._gen = torch.Generator()
-        reference = self._reference(seed=10_001)
-        self.sliced_w2_floor = sliced_w2(reference, self._reference(seed=10_002), seed=0)
         self._reset()
 
-    def _reference(self, seed: int) -> np.ndarray:
-        if self._fresh is not None:
-            return np.asarray(self._fresh(N_EVAL, seed), dtype=np.float64)
-        return self.data[np.random.default_rng(seed).integers(0, len(self.data), N_EVAL)]
-
     def _reset(self) -> None:
-        torch.manual_seed(self.config.seed)
-        self.model = NoiseMLP(self.config)
-        self.ema_model = NoiseMLP(self.config).requires_grad_(False)
-        self.ema_model.load_state_dict(self.model.state_dict())
-        self._params, self._ema_params = list(self.model.parameters()), list(self.ema_model.parameters())
-        self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        self._gen.manual_seed(self.config.seed)
+        self._networks(lambda: NoiseMLP(self.config))
         self.loss_sum, self.loss_count = np.zeros(LOSS_BINS), np.zeros(LOSS_BINS)
         self.evaluations: list[dict] = []
         self.samples = np.zeros((0, 2))  # (N_EVAL, 2): the latest evaluation's model samples, drawn live
         self.evaluations.append(self.evaluate())
-
-    def set_lr(self, lr: float) -> None:
-        self.lr = positive(lr, "the learning rate")
-        for group in self._opt.param_groups:
-            group["lr"] = self.lr
 
     def _step(self) -> dict[str, float]:
         b = self.config.batch_size
@@ -174,8 +226,7 @@ class Diffusion2DTrainer(BaseTrainer):
         self._opt.zero_grad(set_to_none=True)
         loss.backward()
         self._opt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(self._ema_params, self._params, 1.0 - self.config.ema)
+        self._ema_update()
         bins = ((t - 1) * LOSS_BINS // self.config.steps).numpy()
         np.add.at(self.loss_sum, bins, per_point.detach().double().numpy())
         np.add.at(self.loss_count, bins, 1)
@@ -258,37 +309,9 @@ class Diffusion2DTrainer(BaseTrainer):
         return dm.p_sample(self.schedule, self._eps_float64(predictor), x, int(t),
                            torch.Generator().manual_seed(seed))
 
-    def _stop_detail(self) -> dict:
-        return {"lr": self.lr}
-
-    def _settings(self) -> dict:
-        return {"lr": self.lr}
-
-    def _apply_settings(self, settings: dict) -> None:
-        self.set_lr(settings["lr"])
-
-    def snapshot(self):
-        return self
-
     def _state(self) -> dict:
-        return {
-            "model": {k: to_plain(v) for k, v in self.model.state_dict().items()},
-            "ema_model": {k: to_plain(v) for k, v in self.ema_model.state_dict().items()},
-            "lr": self.lr,
-            "optimizer_state": optimizer_state(self._opt),
-            "generator": self._gen.get_state().numpy().copy(),
-            "loss_sum": self.loss_sum.copy(), "loss_count": self.loss_count.copy(),
-            "evaluations": [dict(e) for e in self.evaluations],
-            "samples": self.samples.copy(),
-        }
+        return {**self._network_state(), "loss_sum": self.loss_sum.copy(), "loss_count": self.loss_count.copy()}
 
     def _load_state(self, state: dict) -> None:
-        self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state["model"].items()})
-        self.ema_model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state["ema_model"].items()})
-        self.lr = positive(state["lr"], "the learning rate")
-        self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        load_optimizer_state(self._opt, state["optimizer_state"])
-        self._gen.set_state(torch.as_tensor(np.array(state["generator"], dtype=np.uint8)))
+        self._load_network_state(state)
         self.loss_sum, self.loss_count = state["loss_sum"].copy(), state["loss_count"].copy()
-        self.evaluations = [dict(e) for e in state["evaluations"]]
-        self.samples = np.asarray(state["samples"], dtype=np.float64).copy()

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engine.checks import positive, whole_number
-from engine.diffusion.live import N_EVAL, TimeMLP, sliced_w2
+from engine.checks import whole_number
+from engine.diffusion.live import N_EVAL, PointsTrainer, TimeMLP, sliced_w2
 from engine.flow import matching as fm
-from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, to_plain
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Flow2DConfig:
     eval_every: int = 500
 
 
-class Flow2DTrainer(BaseTrainer):
+class Flow2DTrainer(PointsTrainer):
     """Live flow-matching training on 2D points (Adam, minibatches from ``data``, EMA weights sample).
 
     ``fresh(n, seed) -> (n, 2)`` draws new data for the quality metric (a named toy set); without it the
@@ -54,45 +53,19 @@ class Flow2DTrainer(BaseTrainer):
 
     def __init__(self, config: Flow2DConfig, data, fresh=None):
         super().__init__()
-        x = np.asarray(data, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != 2 or len(x) < 2 or not np.all(np.isfinite(x)):
-            raise ValueError(f"data must be a finite (n, 2) array with n >= 2, got shape {x.shape}")
-        positive(config.lr, "the learning rate")
         whole_number(config.sample_steps, "the number of sampling steps", 1)
         if config.sampler not in fm.SAMPLERS:
             raise ValueError(f"unknown sampler {config.sampler!r}; choose one of {', '.join(fm.SAMPLERS)}")
-        self.config, self.data, self._fresh = config, x, fresh
-        self._x = torch.as_tensor(x, dtype=torch.float32)
-        self.lr = config.lr
-        self._gen = torch.Generator()
-        self.sliced_w2_floor = sliced_w2(self._reference(seed=10_001), self._reference(seed=10_002), seed=0)
+        self.config = config
+        self._points(data, fresh, config.lr)
         self._reset()
 
-    def _reference(self, seed: int) -> np.ndarray:
-        if self._fresh is not None:
-            return np.asarray(self._fresh(N_EVAL, seed), dtype=np.float64)
-        return self.data[np.random.default_rng(seed).integers(0, len(self.data), N_EVAL)]
-
-    def _network(self) -> TimeMLP:
-        c = self.config
-        return TimeMLP(c.width, c.depth, c.embedding, total=1.0)
-
     def _reset(self) -> None:
-        torch.manual_seed(self.config.seed)
-        self.model = self._network()
-        self.ema_model = self._network().requires_grad_(False)
-        self.ema_model.load_state_dict(self.model.state_dict())
-        self._params, self._ema_params = list(self.model.parameters()), list(self.ema_model.parameters())
-        self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        self._gen.manual_seed(self.config.seed)
+        c = self.config
+        self._networks(lambda: TimeMLP(c.width, c.depth, c.embedding, total=1.0))
         self.evaluations: list[dict] = []
         self.samples = np.zeros((0, 2))  # the latest evaluation's samples (N_EVAL, 2)
         self.evaluations.append(self.evaluate())
-
-    def set_lr(self, lr: float) -> None:
-        self.lr = positive(lr, "the learning rate")
-        for group in self._opt.param_groups:
-            group["lr"] = self.lr
 
     def _step(self) -> dict[str, float]:
         b = self.config.batch_size
@@ -103,8 +76,7 @@ class Flow2DTrainer(BaseTrainer):
         self._opt.zero_grad(set_to_none=True)
         loss.backward()
         self._opt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(self._ema_params, self._params, 1.0 - self.config.ema)
+        self._ema_update()
         if (self.step_count + 1) % self.config.eval_every == 0:
             self.evaluations.append(self.evaluate(self.step_count + 1))
         return {"loss": loss.item()}
@@ -132,35 +104,8 @@ class Flow2DTrainer(BaseTrainer):
         self.samples = self.sample(N_EVAL, seed=step + 1)
         return {"step": step, "sliced_w2": sliced_w2(self.samples, self._reference(seed=step + 20_000), seed=step)}
 
-    def _stop_detail(self) -> dict:
-        return {"lr": self.lr}
-
-    def _settings(self) -> dict:
-        return {"lr": self.lr}
-
-    def _apply_settings(self, settings: dict) -> None:
-        self.set_lr(settings["lr"])
-
-    def snapshot(self):
-        return self
-
     def _state(self) -> dict:
-        return {
-            "model": {k: to_plain(v) for k, v in self.model.state_dict().items()},
-            "ema_model": {k: to_plain(v) for k, v in self.ema_model.state_dict().items()},
-            "lr": self.lr,
-            "optimizer_state": optimizer_state(self._opt),
-            "generator": self._gen.get_state().numpy().copy(),
-            "evaluations": [dict(e) for e in self.evaluations],
-            "samples": self.samples.copy(),
-        }
+        return self._network_state()
 
     def _load_state(self, state: dict) -> None:
-        self.model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state["model"].items()})
-        self.ema_model.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in state["ema_model"].items()})
-        self.lr = positive(state["lr"], "the learning rate")
-        self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        load_optimizer_state(self._opt, state["optimizer_state"])
-        self._gen.set_state(torch.as_tensor(np.array(state["generator"], dtype=np.uint8)))
-        self.evaluations = [dict(e) for e in state["evaluations"]]
-        self.samples = np.asarray(state["samples"]).copy()
+        self._load_network_state(state)
