@@ -140,3 +140,17 @@ def test_the_live_trainer_learns_the_data_and_its_field_approaches_the_exact_one
     exact = flow.gaussian_velocity(MEAN, COV)(probe, torch.full((200,), 0.5, dtype=torch.float64)).numpy()
     learned = trainer.velocity_field(0.5, probe.numpy())
     assert np.sqrt(np.mean((learned - exact) ** 2)) < 0.2 * np.sqrt(np.mean(exact**2))
+
+
+def test_three_samplers_share_the_noise_and_the_flow_on_ddims_clock_is_ddim():
+    from engine.flow.samplers import three_samplers
+
+    points = np.random.default_rng(10).normal(size=(60, 2))
+    result = three_samplers(points, 80, 7, seed=3)
+    starts = [path[0] for path in result.paths.values()]
+    assert all(np.array_equal(s, starts[0]) for s in starts)  # one noise draw for all three
+    assert result.evaluations == {"ddpm": 7, "ddim": 7, "flow": 7}
+    assert three_samplers(points, 80, 7, seed=3, flow_sampler="heun").evaluations["flow"] == 13
+    clocked = three_samplers(points, 80, 7, seed=3, on_ddim_clock=True)
+    assert np.abs(clocked.samples("flow") - clocked.samples("ddim")).max() < 1e-9
+    assert np.abs(result.samples("flow") - result.samples("ddim")).max() > 1e-3  # its own clock differs
