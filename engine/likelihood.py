@@ -122,6 +122,34 @@ def _kmeanspp(z: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(idx)
 
 
+def em_update(z: np.ndarray, weights: np.ndarray, means: np.ndarray, covs: np.ndarray):
+    """One EM iteration for a Gaussian mixture on (standardised) points z (n, d):
+    ``((weights, means, covs) after it, mean log-likelihood before it)``. Covariances keep eigenvalues
+    >= ``VAR_FLOOR``; a component nobody claims keeps its parameters at weight ~0."""
+    n = len(z)
+    with np.errstate(divide="ignore"):  # a dead component has weight 0: log 0 = -inf is fine
+        logp = np.log(weights) + gaussian_log_densities(z, means, covs)  # (n, k)
+    lse = logsumexp(logp, axis=1)  # (n,)
+    resp = np.exp(logp - lse[:, None])  # (n, k) responsibilities
+    nk = resp.sum(axis=0)  # (k,)
+    live = nk > 1e-12 * n
+    mu_new = (resp.T @ z) / np.where(live, nk, 1.0)[:, None]
+    diff = z[:, None, :] - mu_new[None]  # (n, k, d)
+    s = np.einsum("nk,nki,nkj->kij", resp, diff, diff) / np.where(live, nk, 1.0)[:, None, None]
+    means = np.where(live[:, None], mu_new, means)
+    covs = np.where(live[:, None, None], _clamp_eigenvalues(s, VAR_FLOOR), covs)
+    return (nk / n, means, covs), float(lse.mean())
+
+
+def em_start(z: np.ndarray, k: int, seed=0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """EM's deterministic start on standardised z (n, d): k-means++ seeds as means, the data covariance
+    for every component, equal weights."""
+    d = z.shape[1]
+    means = z[_kmeanspp(z, k, np.random.default_rng(seed))]
+    covs = _clamp_eigenvalues(np.repeat(np.cov(z, rowvar=False, bias=True).reshape(1, d, d), k, 0), VAR_FLOOR)
+    return np.full(k, 1.0 / k), means, covs
+
+
 def em_mixture(x, k: int, seed=0, max_iter: int = 200, tol: float = 1e-8) -> MixtureFit:
     """Gaussian mixture with k components by EM (Dempster, Laird & Rubin 1977; Bishop PRML 9.2).
 
@@ -142,30 +170,17 @@ def em_mixture(x, k: int, seed=0, max_iter: int = 200, tol: float = 1e-8) -> Mix
     if not np.all(scale > 0):
         raise ValueError("the data have zero variance in some coordinate; a mixture cannot be fitted")
     z = (x2 - loc) / scale
-    rng = np.random.default_rng(seed)
-    means = z[_kmeanspp(z, k, rng)]
-    covs = _clamp_eigenvalues(np.repeat(np.cov(z, rowvar=False, bias=True).reshape(1, d, d), k, 0), VAR_FLOOR)
-    weights = np.full(k, 1.0 / k)
+    weights, means, covs = em_start(z, k, seed)
     history, converged = [], False
     for it in range(max_iter + 1):
-        with np.errstate(divide="ignore"):  # a dead component has weight 0: log 0 = -inf is fine
-            logp = np.log(weights) + gaussian_log_densities(z, means, covs)  # (n, k)
-        lse = logsumexp(logp, axis=1)  # (n,)
-        history.append(float(lse.mean()))
+        updated, mean_log_likelihood = em_update(z, weights, means, covs)
+        history.append(mean_log_likelihood)
         if it > 0 and history[-1] - history[-2] < tol:
             converged = True
             break
         if it == max_iter:
             break
-        resp = np.exp(logp - lse[:, None])  # (n, k) responsibilities
-        nk = resp.sum(axis=0)  # (k,)
-        live = nk > 1e-12 * n  # a component nobody claims keeps its parameters at weight ~0
-        weights = nk / n
-        mu_new = (resp.T @ z) / np.where(live, nk, 1.0)[:, None]
-        diff = z[:, None, :] - mu_new[None]  # (n, k, d)
-        s = np.einsum("nk,nki,nkj->kij", resp, diff, diff) / np.where(live, nk, 1.0)[:, None, None]
-        means = np.where(live[:, None], mu_new, means)
-        covs = np.where(live[:, None, None], _clamp_eigenvalues(s, VAR_FLOOR), covs)
+        weights, means, covs = updated
     order = np.argsort(means[:, 0], kind="stable")
     weights, means, covs = weights[order], loc + means[order] * scale, covs[order] * np.outer(scale, scale)
     hist = np.array(history) - float(np.log(scale).sum())  # back to the data's units (Jacobian)

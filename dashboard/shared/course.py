@@ -1,7 +1,7 @@
-"""The course map: the five chapters in story order, and which of them has a page yet.
+"""The course map: the chapters in story order, and which of them has a page yet.
 
 ``Home.py`` turns every chapter with a ``view`` into a navigation page; the home page shows
-all five as cards, the unfinished ones marked "coming soon" rather than hidden, so a student
+all of them as cards, the unfinished ones marked "coming soon" rather than hidden, so a student
 sees where the story is going. Titles and blurbs live in the catalog under ``home.chapters.<key>.*``.
 """
 
@@ -23,6 +23,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("vae", ":material/compress:", "chapters/vae/page.py"),
     Chapter("gan", ":material/sports_kabaddi:", "chapters/gan/page.py"),
     Chapter("diffusion", ":material/blur_on:", "chapters/diffusion/page.py"),
+    Chapter("compare", ":material/view_column:", "chapters/compare/page.py"),
 )
 HOME_VIEW = "chapters/home/page.py"
 

@@ -15,11 +15,13 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
+from dashboard.shared import drawn
 from dashboard.shared.i18n import catalog, current_language, labeler, t
 from dashboard.shared.links import LINK
 from engine.data.points import PointsError
 
 CSV = "csv"  # the data choice that shows the uploader
+DRAWN = "drawn"  # the data choice of the points drawn on the compare page (dashboard.shared.drawn)
 CSV_MAX_MB = 3  # just above engine.data.points.MAX_BYTES: a slightly larger file still gets the app's message
 
 
@@ -43,8 +45,16 @@ def choose_data(column, *, key: str, namespace: str, datasets: tuple[str, ...],
     on it restarts exactly when the data change.
     """
     state = st.session_state
-    name = column.selectbox(t(f"{namespace}.data"), datasets + (CSV,), format_func=labeler(f"{namespace}.datasets"),
+    mine = drawn.get(state)  # points drawn (or uploaded) on the compare page: offered on every page
+    named_label = labeler(f"{namespace}.datasets")
+    name = column.selectbox(t(f"{namespace}.data"), datasets + ((DRAWN,) if mine is not None else ()) + (CSV,),
+                            format_func=lambda n: t("points.drawn") if n == DRAWN else named_label(n),
                             bind=LINK, key=f"{key}_data", help=t(f"{namespace}.data_help"))
+    if name == DRAWN and mine is not None:
+        identity = (DRAWN, hashlib.sha1(mine.tobytes()).hexdigest())
+        state[f"{key}_data_in_use"] = identity
+        column.caption(t("points.drawn_caption", n=len(mine)))
+        return identity, mine
     if name != CSV:
         state[f"{key}_data_in_use"] = (name,)
         return (name,), named(name)
@@ -68,5 +78,5 @@ def choose_data(column, *, key: str, namespace: str, datasets: tuple[str, ...],
     stored = state.get(f"{key}_csv_points")
     if previous[0] == CSV and stored is not None and stored[0] == previous:
         return previous, stored[1]
-    previous = previous if previous[0] != CSV else (datasets[0],)
+    previous = previous if previous[0] not in (CSV, DRAWN) else (datasets[0],)
     return previous, named(previous[0])

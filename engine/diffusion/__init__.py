@@ -33,4 +33,5 @@ from engine.diffusion.process import (  # noqa: F401  (the package's public API)
     sample_ddim,
     sample_ddpm,
     time_embedding,
+    variational_bound,
 )

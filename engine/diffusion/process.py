@@ -322,6 +322,40 @@ def inpaint(schedule: Schedule, eps_model: EpsModel, x0: torch.Tensor, known: to
     return x
 
 
+@torch.no_grad()
+def variational_bound(schedule: Schedule, eps_model: EpsModel, x0: torch.Tensor,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """The DDPM's variational bound L(x_0) >= -log p_theta(x_0), per point (B,), in nats (Ho et al. 2020, eq. 5):
+
+        L = KL(q(x_T | x_0) || N(0, I)) + sum_{t=2..T} KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t))
+            - log p(x_0 | x_1)
+
+    Each KL term is between Gaussians: q's mean and variance beta_tilde_t against the model's mean (from
+    its noise prediction) with the same variance, so it is ||mu_tilde - mu_theta||^2 / (2 beta_tilde_t);
+    the decoder p(x_0 | x_1) is N(mu_theta(x_1, 1), beta_1 I) (beta_tilde_1 = 0). One x_t per point and
+    step, drawn from q(x_t | x_0): an unbiased estimate of the bound, exact in expectation. Every step
+    costs one network evaluation (T in all)."""
+    x0 = x0.to(torch.float64)
+    b, d, total = x0.shape[0], x0[0].numel(), schedule.T
+    a_last = float(schedule.alpha_bar[total])
+    bound = 0.5 * (a_last * x0.pow(2) + (1.0 - a_last) - 1.0 - math.log(1.0 - a_last)).reshape(b, -1).sum(1)
+    for t in range(1, total + 1):
+        steps = torch.full((b,), t, dtype=torch.long)
+        noise = torch.randn(x0.shape, generator=generator, dtype=torch.float64)
+        xt = q_sample(schedule, x0, steps, noise)
+        mean_model, _ = q_posterior(schedule, predict_x0(schedule, xt, steps, eps_model(xt, steps).to(torch.float64)),
+                                    xt, steps)
+        if t == 1:  # the decoder: -log N(x_0; mu_theta(x_1, 1), beta_1 I)
+            var = float(schedule.betas[1])
+            bound = bound + (0.5 * (x0 - mean_model).pow(2) / var).reshape(b, -1).sum(1) \
+                + 0.5 * d * math.log(2 * math.pi * var)
+        else:
+            mean_q, _ = q_posterior(schedule, x0, xt, steps)
+            var = float(schedule.posterior_variance[t])
+            bound = bound + (0.5 * (mean_q - mean_model).pow(2) / var).reshape(b, -1).sum(1)
+    return bound
+
+
 def time_embedding(t: torch.Tensor, total: int, size: int) -> torch.Tensor:
     """Sinusoidal embedding (B, size) of steps t (B,) in 1..total, at frequencies from 1 to 1000 per chain."""
     half = size // 2

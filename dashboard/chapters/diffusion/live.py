@@ -225,7 +225,7 @@ def section() -> None:
                                                 named=named_data, parse=uploaded_points)
     with settings_col:
         config = settings_panel()
-    fresh = fresh_sampler(identity[0]) if identity[0] != points_upload.CSV else None
+    fresh = fresh_sampler(identity[0]) if identity[0] not in (points_upload.CSV, points_upload.DRAWN) else None
     trainer = live.trainer_for(KEY, (identity, replace(config, lr=DEFAULT.lr)),
                                lambda: Diffusion2DTrainer(config, data, fresh=fresh),
                                speed=DEFAULT_SPEED, speeds=SPEEDS, interval_s=INTERVAL_S,
