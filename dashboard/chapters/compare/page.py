@@ -28,16 +28,17 @@ KEY = "compare"
 SOURCES = ("preset", "draw", "csv")
 PRESETS = ("moons", "ring8", "grid25", "spiral")
 N_TRAIN, N_HELDOUT = 4000, 1000
+TRAIN_SIZES = (100, 300, 1000, 4000, 10_000)
 HELDOUT_SHARE = 0.25  # of a drawing or an upload, kept out of training for the scores
 SPEEDS = {"slow": (0.15, 1), "normal": (0.25, 5), "fast": (0.4, 100_000)}  # rounds per tick
 INTERVAL_S = 0.5
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def preset(name: str) -> tuple[np.ndarray, np.ndarray]:
+def preset(name: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     from engine.gan.modes import sample_data
 
-    return sample_data(name, N_TRAIN, 0), sample_data(name, N_HELDOUT, 100)
+    return sample_data(name, n, 0), sample_data(name, N_HELDOUT, 100)
 
 
 def split(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -114,13 +115,16 @@ def choose_data() -> tuple | None:
     source = st.segmented_control(t("compare.source"), SOURCES, default="preset", bind=LINK, key=f"{KEY}_source",
                                   format_func=labeler("compare.sources")) or "preset"
     if source == "preset":
-        name = st.selectbox(t("compare.preset"), PRESETS, format_func=labeler("compare.presets"), bind=LINK,
-                            key=f"{KEY}_preset")
+        left, right = st.columns(2)
+        name = left.selectbox(t("compare.preset"), PRESETS, format_func=labeler("compare.presets"), bind=LINK,
+                              key=f"{KEY}_preset")
+        n = right.select_slider(t("compare.points"), TRAIN_SIZES, value=N_TRAIN, bind=LINK, key=f"{KEY}_points",
+                                help=t("compare.points_help"))
         from engine.gan.modes import MODE_STD, mode_centers
 
-        train, heldout = preset(name)
+        train, heldout = preset(name, n)
         modes = (mode_centers(name), MODE_STD[name]) if name in MODE_STD else None
-        return ("preset", name), train, heldout, modes
+        return ("preset", name, n), train, heldout, modes
     chosen = drawing_panel() if source == "draw" else csv_panel()
     if chosen is None:
         return None
@@ -169,6 +173,9 @@ def panel_draw(race) -> None:
     st.caption(t("compare.protocol", floor=race.floor))
 
 
+# The scoreboard's eight columns scroll inside their box on a narrow window, never the page.
+st.html("<style>[data-testid='stMain'] [data-testid='stMarkdownContainer'] table "
+        "{display: block; overflow-x: auto; max-width: 100%;}</style>")
 st.title(t("compare.title"), anchor=False)
 st.markdown(t("compare.intro"))
 st.latex(t("compare.thread"))
