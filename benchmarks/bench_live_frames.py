@@ -142,9 +142,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of play before sampling")
     parser.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
-    parser.add_argument("--quick", action="store_true", help="2 s per section after 1 s of warm-up (CI)")
+    parser.add_argument("--quick", action="store_true", help="1.5 s per section after 0.5 s of warm-up (CI)")
     args = parser.parse_args(argv)
-    seconds, warmup = (2.0, 1.0) if args.quick else (args.seconds, args.warmup)
+    seconds, warmup = (1.5, 0.5) if args.quick else (args.seconds, args.warmup)
     rows = []
     with server_and_browser("bench-live-frames-server.log") as (url, browser):
         for name in args.sections:

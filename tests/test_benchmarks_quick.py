@@ -169,3 +169,13 @@ def test_pages():
             assert float(r["p50 ms"]) > 0 and float(r["p95 ms"]) >= float(r["p50 ms"]), r
     assert any(r["page"] == "home" and r["widget"] == "lang" for r in measured), out
     assert "page exception" not in out and "rerun failed" not in out, out
+
+
+def test_compare():
+    from engine.compare import FAMILIES
+
+    out = run_quick("bench_compare")
+    assert "moons: 1 seed(s), 2 s of training per family" in out, out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in FAMILIES}
+    assert set(rows) == set(FAMILIES), out
+    assert "none" in rows["gan"] and "exact" in rows["mixture"] and "bound" in rows["ddpm"], out

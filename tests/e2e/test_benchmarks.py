@@ -52,8 +52,8 @@ def test_sections_benchmark_shows_each_slider_rerunning_its_own_section_only(chr
     done = subprocess.run([sys.executable, "-m", "benchmarks.bench_sections", "--quick"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = [line.split() for line in done.stdout.splitlines() if re.match(r"(divergences|gan)\s", line)]
-    assert len(rows) >= 6, done.stdout
+    rows = [line.split() for line in done.stdout.splitlines() if re.match(r"divergences\s", line)]
+    assert len(rows) >= 3, done.stdout
     for row in rows:
         runs, page_runs = int(row[-6]), int(row[-3])
         assert runs == 1 and page_runs > 1, f"{' '.join(row)}\n{done.stdout}"
