@@ -43,15 +43,8 @@ def flow_times_of(schedule: Schedule, steps: list[int]) -> list[float]:
     return list(a / (a + np.sqrt(1.0 - schedule.alpha_bar[np.asarray(steps)])))
 
 
-@torch.no_grad()
-def three_samplers(points, n: int, steps: int, seed: int, flow_sampler: str = "euler",
-                   on_ddim_clock: bool = False) -> SamplerPaths:
-    """The paths of ``n`` particles under DDPM (eta = 1), DDIM (eta = 0) and flow matching, ``steps`` steps
-    each, from the same standard normal draw (``seed``). DDPM/DDIM paths are the chain's states x_t, the
-    flow's its states x_t; both start at the noise and end at the samples, so they share one picture."""
-    schedule = Schedule(SCHEDULE)
-    eps_model = exact_eps(schedule, points)
-    noise = torch.randn((n, 2), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+def _chains(schedule: Schedule, eps_model, noise: torch.Tensor, steps: int, seed: int) -> dict[str, np.ndarray]:
+    """DDPM (eta = 1) and DDIM (eta = 0) on ``steps`` evenly respaced steps of the chain, from ``noise``."""
     times = ddim_timesteps(schedule.T, steps)
     paths = {}
     for kind, eta in (("ddpm", 1.0), ("ddim", 0.0)):
@@ -60,6 +53,37 @@ def three_samplers(points, n: int, steps: int, seed: int, flow_sampler: str = "e
         for t, t_prev in zip(times[:-1], times[1:]):
             path.append(ddim_step(schedule, eps_model, path[-1], t, t_prev, eta, generator))
         paths[kind] = torch.stack(path).numpy()
+    return paths
+
+
+def _noise(n: int, seed: int) -> torch.Tensor:
+    return torch.randn((n, 2), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+@torch.no_grad()
+def trained_samplers(ddpm, flow, n: int, steps: int, seed: int, flow_sampler: str = "euler") -> SamplerPaths:
+    """The same three samplers driven by trained networks: a live DDPM's EMA noise predictor
+    (``engine.diffusion.live.Diffusion2DTrainer``, its own chain of T steps respaced to ``steps``) and a live
+    flow-matching trainer's EMA velocity (``engine.flow.live.Flow2DTrainer``), from the same noise."""
+    steps = min(steps, ddpm.schedule.T)
+    noise = _noise(n, seed)
+    eps = ddpm.ema_model
+    paths = _chains(ddpm.schedule, lambda x, t: eps(x.float(), t).double(), noise, steps, seed)
+    velocity = flow.ema_model
+    paths["flow"] = fm.sample(lambda x, t: velocity(x.float(), t.float()).double(), noise, steps, flow_sampler).numpy()
+    return SamplerPaths(paths, {"ddpm": steps, "ddim": steps, "flow": fm.evaluations(flow_sampler, steps)})
+
+
+@torch.no_grad()
+def three_samplers(points, n: int, steps: int, seed: int, flow_sampler: str = "euler",
+                   on_ddim_clock: bool = False) -> SamplerPaths:
+    """The paths of ``n`` particles under DDPM (eta = 1), DDIM (eta = 0) and flow matching, ``steps`` steps
+    each, from the same standard normal draw (``seed``). DDPM/DDIM paths are the chain's states x_t, the
+    flow's its states x_t; both start at the noise and end at the samples, so they share one picture."""
+    schedule = Schedule(SCHEDULE)
+    noise = _noise(n, seed)
+    times = ddim_timesteps(schedule.T, steps)
+    paths = _chains(schedule, exact_eps(schedule, points), noise, steps, seed)
     velocity = fm.exact_velocity(points)
     if on_ddim_clock:  # Euler on DDIM's times: the noise enters at t(T) ~ 0 (scaled), t = 1 at DDPM step 0
         grid = flow_times_of(schedule, times)

@@ -81,3 +81,35 @@ def test_the_drawing_is_offered_to_the_gan_and_diffusion_pages(page_app):
     at.selectbox(key="diffusion_live_data").set_value("drawn").run()
     assert not at.exception
     assert np.array_equal(at.session_state["live::diffusion_live"].trainer.data, points)
+
+
+def test_a_family_can_race_alone_and_the_verdict_reads_the_table(page_app):
+    at = page_app(PAGE)
+    at.multiselect(key="compare_families").set_value(["mixture"]).run()
+    assert not at.exception
+    race = at.session_state["live::compare"].trainer
+    assert race.families == ("mixture",)
+    at.button(key="compare_step10").click().run()
+    assert len(table_rows(at)) == 1
+    ratio = race.scoreboard()["mixture"].ratio
+    closest = translate("en", "compare.verdict.closest", name=translate("en", "compare.names.mixture"), ratio=ratio)
+    assert any(m.value.startswith(closest) for m in at.markdown)  # a mixture of 8 on the moons: near the floor
+    at.multiselect(key="compare_families").set_value([]).run()
+    assert translate("en", "compare.no_family") in [i.value for i in at.info]
+
+
+def test_the_races_networks_sample_side_by_side_from_the_same_noise(page_app):
+    from engine.flow.samplers import trained_samplers
+
+    at = page_app(PAGE)
+    at.button(key="compare_step10").click().run()
+    at.select_slider(key="compare_sampler_steps").set_value(5).run()
+    assert not at.exception
+    race = at.session_state["live::compare"].trainer
+    result = trained_samplers(race.lanes["ddpm"].trainer, race.lanes["flow"].trainer, 500, 5, seed=3)
+    shown = {m.label.split(":")[0]: m.value for m in at.metric}
+    for kind, name in (("ddpm", "DDPM"), ("ddim", "DDIM"), ("flow", translate("en", "diffusion_samplers.names.flow"))):
+        assert shown[name] == f"{race.sliced_w2_of(result.samples(kind)) / race.floor:.2f}×"
+    assert all(np.array_equal(path[0], result.paths["ddpm"][0]) for path in result.paths.values())
+    at.multiselect(key="compare_families").set_value(["mixture", "ddpm"]).run()  # no flow: no such section
+    assert not at.exception and not at.metric

@@ -16,12 +16,13 @@ import streamlit as st
 
 from dashboard.chapters.compare import plots
 from dashboard.chapters.compare.canvas import canvas
-from dashboard.shared import drawn, links
+from dashboard.shared import drawn, links, sampler_plots
 from dashboard.shared import live_training as live
 from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t
 from dashboard.shared.links import LINK
 from dashboard.shared.points_upload import csv_error
+from dashboard.shared.sections import section
 from engine.data.points import PointsError, parse_points_csv
 
 KEY = "compare"
@@ -152,6 +153,59 @@ def scoreboard(race) -> str:
     return "\n".join(rows)
 
 
+def verdict(race) -> str:
+    """What the table says right now, in a sentence or three: who is closest to the data, who got within
+    2x the floor first, and the cheapest sampler among those within 2x."""
+    board = {f: s for f, s in race.scoreboard().items() if np.isfinite(s.ratio)}
+    if not board:
+        return ""
+    name = {f: t(f"compare.names.{f}") for f in board}
+    best = min(board, key=lambda f: board[f].ratio)
+    parts = [t("compare.verdict.closest", name=name[best], ratio=board[best].ratio)]
+    reached = {f: race.lanes[f].reached[2] for f in board if 2 in race.lanes[f].reached}
+    if reached:
+        first = min(reached, key=reached.get)
+        parts.append(t("compare.verdict.first", name=name[first], seconds=reached[first]))
+        near = [f for f in board if board[f].ratio <= 2]
+        if near:
+            cheap = min(near, key=lambda f: (board[f].evaluations, board[f].sample_seconds))
+            parts.append(t("compare.verdict.cheapest", name=name[cheap], evaluations=board[cheap].evaluations))
+    else:
+        parts.append(t("compare.verdict.none_yet"))
+    return " ".join(parts)
+
+
+SAMPLER_STEPS = (1, 2, 5, 10, 20, 50, 100)
+
+
+@section
+def samplers_section() -> None:
+    """DDPM, DDIM and flow matching from the same noise with the race's trained networks, steps a slider."""
+    from engine.flow.samplers import trained_samplers
+
+    links.header("compare.samplers")
+    st.markdown(t("compare.samplers.intro"))
+    left, right = st.columns([2, 1])
+    steps = left.select_slider(t("diffusion_samplers.steps"), SAMPLER_STEPS, value=20, bind=LINK,
+                               key=f"{KEY}_sampler_steps", help=t("compare.samplers.steps_help"))
+    flow_sampler = right.radio(t("diffusion_samplers.flow_sampler"), ("euler", "heun"), horizontal=True, bind=LINK,
+                               format_func=labeler("diffusion_samplers.samplers"), key=f"{KEY}_flow_sampler")
+    with live.locked(KEY) as race:  # the networks a tick trains: read them between ticks
+        lanes = race.lanes
+        result = trained_samplers(lanes["ddpm"].trainer, lanes["flow"].trainer, 500, steps, seed=3,
+                                  flow_sampler=flow_sampler)
+        ratios = {kind: race.sliced_w2_of(result.samples(kind)) / race.floor for kind in result.paths}
+    titles = {kind: t(f"diffusion_samplers.titles.{kind}", n=result.evaluations[kind]) for kind in result.paths}
+    labels = {name: t(f"diffusion_samplers.series.{name}") for name in ("data", "paths", "noise", "samples")}
+    chart(sampler_plots.samplers_figure(race.train, result.paths, 40, titles=titles, labels=labels),
+          key=f"{KEY}_samplers_figure")
+    for column, kind in zip(st.columns(3), result.paths):
+        column.metric(t("compare.samplers.metric", name=t(f"diffusion_samplers.names.{kind}")),
+                      f"{ratios[kind]:.2f}×" if np.isfinite(ratios[kind]) else "—",
+                      help=t("compare.samplers.metric_help"))
+        column.caption(t("compare.samplers.cost", evaluations=result.evaluations[kind]))
+
+
 def panel_draw(race) -> None:
     from engine.compare import bounds_of, draw, view
 
@@ -170,6 +224,7 @@ def panel_draw(race) -> None:
     chart(figure, key=f"{KEY}_figure")
     st.caption(t("compare.views"))
     st.markdown(scoreboard(race))
+    st.markdown(verdict(race))
     st.caption(t("compare.protocol", floor=race.floor))
 
 
@@ -187,10 +242,18 @@ if chosen is None:
     st.info(t("compare.waiting"), icon=":material/hourglass_empty:")
 else:
     identity, train, heldout, modes = chosen
-    from engine.compare import Race
+    from engine.compare import FAMILIES, Race
 
-    with st.spinner(t("compare.building")):
-        live.trainer_for(KEY, identity, lambda: Race(train, heldout, modes=modes), speed="normal", speeds=SPEEDS,
-                         interval_s=INTERVAL_S)
-    live.run(KEY, panel_draw, step_sizes=(1, 10))
-    st.markdown(t("compare.reading"))
+    picked = st.multiselect(t("compare.families"), FAMILIES, default=list(FAMILIES), bind=LINK, key=f"{KEY}_families",
+                            format_func=labeler("compare.names"), help=t("compare.families_help"))
+    families = tuple(f for f in FAMILIES if f in picked)  # the page's order, whatever the clicking order
+    if not families:
+        st.info(t("compare.no_family"), icon=":material/info:")
+    else:
+        with st.spinner(t("compare.building")):
+            live.trainer_for(KEY, (identity, families), lambda: Race(train, heldout, modes=modes, families=families),
+                             speed="normal", speeds=SPEEDS, interval_s=INTERVAL_S)
+        live.run(KEY, panel_draw, step_sizes=(1, 10))
+        st.markdown(t("compare.reading"))
+        if {"ddpm", "flow"} <= set(families):
+            samplers_section()

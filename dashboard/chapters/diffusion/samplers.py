@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard.chapters.diffusion import samplers_plots as plots
 from dashboard.shared import links
+from dashboard.shared import sampler_plots as plots
 from dashboard.shared.charts import chart
 from dashboard.shared.i18n import labeler, t
 from dashboard.shared.links import LINK

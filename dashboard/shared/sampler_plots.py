@@ -1,4 +1,5 @@
-"""The three samplers side by side: DDPM, DDIM and flow matching from the same noise, one panel each."""
+"""DDPM, DDIM and flow matching side by side: one panel each, their paths from the same noise (the diffusion
+page's exact-field samplers and the compare page's trained ones)."""
 
 from __future__ import annotations
 
