@@ -111,5 +111,8 @@ def test_the_races_networks_sample_side_by_side_from_the_same_noise(page_app):
     for kind, name in (("ddpm", "DDPM"), ("ddim", "DDIM"), ("flow", translate("en", "diffusion_samplers.names.flow"))):
         assert shown[name] == f"{race.sliced_w2_of(result.samples(kind)) / race.floor:.2f}×"
     assert all(np.array_equal(path[0], result.paths["ddpm"][0]) for path in result.paths.values())
+    at.button(key="compare_step10").click().run()
+    at.button(key="compare_resample").click().run()  # the networks after 20 rounds now
+    assert translate("en", "compare.samplers.at", rounds=20) in [c.value for c in at.caption]
     at.multiselect(key="compare_families").set_value(["mixture", "ddpm"]).run()  # no flow: no such section
     assert not at.exception and not at.metric

@@ -185,7 +185,9 @@ def samplers_section() -> None:
 
     links.header("compare.samplers")
     st.markdown(t("compare.samplers.intro"))
-    left, right = st.columns([2, 1])
+    left, right, again = st.columns([3, 1, 1], vertical_alignment="bottom")
+    again.button(t("compare.samplers.again"), icon=":material/refresh:", key=f"{KEY}_resample",
+                 help=t("compare.samplers.again_help"))  # a rerun of this section: the networks as they are now
     steps = left.select_slider(t("diffusion_samplers.steps"), SAMPLER_STEPS, value=20, bind=LINK,
                                key=f"{KEY}_sampler_steps", help=t("compare.samplers.steps_help"))
     flow_sampler = right.radio(t("diffusion_samplers.flow_sampler"), ("euler", "heun"), horizontal=True, bind=LINK,
@@ -195,8 +197,10 @@ def samplers_section() -> None:
         result = trained_samplers(lanes["ddpm"].trainer, lanes["flow"].trainer, 500, steps, seed=3,
                                   flow_sampler=flow_sampler)
         ratios = {kind: race.sliced_w2_of(result.samples(kind)) / race.floor for kind in result.paths}
+        rounds = race.step_count
     titles = {kind: t(f"diffusion_samplers.titles.{kind}", n=result.evaluations[kind]) for kind in result.paths}
     labels = {name: t(f"diffusion_samplers.series.{name}") for name in ("data", "paths", "noise", "samples")}
+    st.caption(t("compare.samplers.at", rounds=rounds))
     chart(sampler_plots.samplers_figure(race.train, result.paths, 40, titles=titles, labels=labels),
           key=f"{KEY}_samplers_figure")
     for column, kind in zip(st.columns(3), result.paths):
