@@ -67,7 +67,7 @@ def test_drawn_points_round_trip_through_the_link_text():
         assert drawn.decode(bad) is None, bad
 
 
-def test_the_drawing_is_offered_to_the_gan_and_diffusion_pages(page_app):
+def test_the_drawing_is_offered_to_the_gan_vae_and_diffusion_pages(page_app):
     at = page_app("gan")
     assert "drawn" not in at.selectbox(key="gan_live_data").options  # nothing drawn yet: not offered
     points = np.random.default_rng(2).normal(size=(120, 2))
@@ -77,6 +77,10 @@ def test_the_drawing_is_offered_to_the_gan_and_diffusion_pages(page_app):
     at.selectbox(key="gan_live_data").set_value("drawn").run()
     assert not at.exception
     assert np.array_equal(at.session_state["live::gan_live"].trainer.data, points)
+    at.switch_page("chapters/vae/page.py").run()
+    at.selectbox(key="vae_live_data").set_value("drawn").run()
+    assert not at.exception
+    assert np.array_equal(at.session_state["live::vae"].trainer.data, points)
     at.switch_page("chapters/diffusion/page.py").run()
     at.selectbox(key="diffusion_live_data").set_value("drawn").run()
     assert not at.exception

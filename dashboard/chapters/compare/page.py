@@ -1,7 +1,7 @@
 """Compare the families on one data set: a preset, a CSV, or points drawn on the page.
 
 The data picker (preset / draw / CSV) sits at the top and reruns the page; the drawing is kept per
-session in ``dashboard.shared.drawn`` (so the GAN and diffusion pages' data pickers offer it too) and goes
+session in ``dashboard.shared.drawn`` (so the VAE, GAN and diffusion pages' data pickers offer it too) and goes
 into the link while it is small. Below, ``engine.compare.Race`` trains the five families side by side
 in one live panel (play / pause / step rounds / reset) and scores them by one protocol; the figure
 shows each family's samples over the data and its own view of itself.

@@ -7,6 +7,7 @@ training and β; the shipped MNIST VAEs and autoencoder (latent map, samples, in
 an autoencoder generative?", ELBO vs IWAE on held-out digits).
 """
 
+import hashlib
 import math
 
 import numpy as np
@@ -14,7 +15,7 @@ import streamlit as st
 
 from dashboard.chapters.vae import plots
 from dashboard.chapters.vae.claims import CLAIMS
-from dashboard.shared import claims, links
+from dashboard.shared import claims, drawn, links
 from dashboard.shared import live_training as live
 from dashboard.shared.charts import chart
 from dashboard.shared.i18n import current_language, labeler, t, texts
@@ -23,6 +24,7 @@ from dashboard.shared.links import LINK
 from dashboard.shared.mnist import heldout
 from dashboard.shared.models import pretrained
 from dashboard.shared.plotting import format_value, surface_with_path
+from dashboard.shared.points_upload import DRAWN
 from dashboard.shared.sections import part, section
 from engine import toy2d
 from engine.distributions import Normal
@@ -163,14 +165,19 @@ def live_section() -> None:
     links.header("vae.live")
     st.markdown(t("vae.live.intro"))
     a, b, c, d = st.columns(4)
-    name = a.selectbox(t("vae.live.data"), LIVE_DATA, format_func=labeler("controls.toy2d"),
-                       bind=LINK, key="vae_live_data")
+    mine = drawn.get(st.session_state)  # points drawn (or uploaded) on the compare page
+    toy_label = labeler("controls.toy2d")
+    name = a.selectbox(t("vae.live.data"), LIVE_DATA + ((DRAWN,) if mine is not None else ()), bind=LINK,
+                       format_func=lambda n: t("points.drawn") if n == DRAWN else toy_label(n), key="vae_live_data")
     latent_dim = b.segmented_control(t("vae.live.latent"), (1, 2), default=1, bind=LINK, key="vae_live_latent",
                                      help=t("vae.live.latent_help")) or 1
     beta = c.select_slider("β", LIVE_BETAS, value=1.0, bind=LINK, key="vae_live_beta", help=t("vae.live.beta_help"))
     lr = d.select_slider(t("vae.live.lr"), LIVE_LRS, value=2e-3, bind=LINK, key="vae_live_lr")
-    data = live_data(name)
-    identity = (name, latent_dim)  # data or latent size start a new run; beta and lr change live
+    if name == DRAWN and mine is not None:
+        data, identity = mine, (DRAWN, hashlib.sha1(mine.tobytes()).hexdigest(), latent_dim)
+    else:
+        data, identity = live_data(name if name != DRAWN else LIVE_DATA[0]), (name, latent_dim)
+    # the data or the latent size start a new run; beta and lr change live
     config = VAEConfig(latent_dim=latent_dim, beta=beta, lr=lr)  # exact log p(x) every 25 steps, 128 points
     live.trainer_for("vae", identity, lambda: VAETrainer(config, data), speed="fast", interval_s=LIVE_INTERVAL_S,
                      live=lambda tr: (tr.set_beta(beta), tr.set_lr(lr)))
