@@ -233,8 +233,12 @@ def panel_draw(race) -> None:
 
 
 # The scoreboard's eight columns scroll inside their box on a narrow window, never the page.
-st.html("<style>[data-testid='stMain'] [data-testid='stMarkdownContainer'] table "
-        "{display: block; overflow-x: auto; max-width: 100%;}</style>")
+TABLE_CSS = """<style>
+[data-testid='stMain'] [data-testid='stMarkdownContainer'] table {display: block; overflow-x: auto; max-width: 100%;}
+[data-testid='stMain'] [data-testid='stMarkdownContainer'] :is(td, th) {min-width: 5.5rem; word-break: keep-all;}
+[data-testid='stMain'] [data-testid='stMarkdownContainer'] td:first-child {white-space: nowrap;}
+</style>"""
+st.html(TABLE_CSS)
 st.title(t("compare.title"), anchor=False)
 st.markdown(t("compare.intro"))
 st.latex(t("compare.thread"))
