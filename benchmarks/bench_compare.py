@@ -2,7 +2,7 @@
 
 Run from the repo root: ``python -m benchmarks.bench_compare`` (per data set and seed, every family trains
 ``--budget`` seconds, 60 by default: about 5 minutes a run, 45 minutes for 3 data sets x 3 seeds);
-``--quick`` (CI): moons, seed 0, 2 s each, so the script cannot rot (too short for the targets).
+``--quick`` (CI): moons, seed 0, 1 s each, so the script cannot rot (too short for the targets).
 Data sets: moons, the ring of 8 (modes counted), and a drawn-like shape (``tests/data/drawn_shape.csv``:
 a hand-drawn heart and a dot, 850 points; training and held-out halves of it).
 
@@ -81,14 +81,14 @@ def table(name: str, seeds: list[int], budget: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="moons, seed 0, 2 s a family (CI)")
+    parser.add_argument("--quick", action="store_true", help="moons, seed 0, 1 s a family (CI)")
     parser.add_argument("--budget", type=float, default=60.0, help="training seconds per family")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=["moons", "ring8", "drawn"])
     args = parser.parse_args()
     torch.set_num_threads(1)  # as a page session: one thread each
     if args.quick:
-        args.budget, args.seeds, args.datasets = 2.0, 1, ["moons"]
+        args.budget, args.seeds, args.datasets = 1.0, 1, ["moons"]
     start = time.perf_counter()
     for name in args.datasets:
         table(name, list(range(args.seeds)), args.budget)

@@ -175,7 +175,7 @@ def test_compare():
     from engine.compare import FAMILIES
 
     out = run_quick("bench_compare")
-    assert "moons: 1 seed(s), 2 s of training per family" in out, out
+    assert "moons: 1 seed(s), 1 s of training per family" in out, out
     rows = {line.split()[0]: line for line in out.splitlines() if line.split() and line.split()[0] in FAMILIES}
     assert set(rows) == set(FAMILIES), out
     assert "none" in rows["gan"] and "exact" in rows["mixture"] and "bound" in rows["ddpm"], out

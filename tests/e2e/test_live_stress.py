@@ -23,7 +23,7 @@ KEY = "gan_live"
 STEP = re.compile(r"step ([\d,]+)")
 SLIDERS = ("g_lr", "d_lr", "d_steps", "batch")  # select sliders: keyboard arrows move them one option
 LOSSES = ("wgan_gp", "least_squares", "hinge", "minimax", "non_saturating")
-EDITS = 24
+EDITS = 16  # every slider several times and four loss changes, alternating between the two sessions
 
 
 def step_of(page) -> int:
