@@ -30,6 +30,7 @@ SOURCES = ("preset", "draw", "csv")
 PRESETS = ("moons", "ring8", "grid25", "spiral")
 N_TRAIN, N_HELDOUT = 4000, 1000
 TRAIN_SIZES = (100, 300, 1000, 4000, 10_000)
+K_CHOICES = (1, 2, 4, 8, 16, 25)  # the mixture's components
 HELDOUT_SHARE = 0.25  # of a drawing or an upload, kept out of training for the scores
 SPEEDS = {"slow": (0.15, 1), "normal": (0.25, 5), "fast": (0.4, 100_000)}  # rounds per tick
 INTERVAL_S = 0.5
@@ -252,14 +253,18 @@ else:
     identity, train, heldout, modes = chosen
     from engine.compare import FAMILIES, Race
 
-    picked = st.multiselect(t("compare.families"), FAMILIES, default=list(FAMILIES), bind=LINK, key=f"{KEY}_families",
-                            format_func=labeler("compare.names"), help=t("compare.families_help"))
+    pick, components = st.columns([3, 1])
+    picked = pick.multiselect(t("compare.families"), FAMILIES, default=list(FAMILIES), bind=LINK, key=f"{KEY}_families",
+                              format_func=labeler("compare.names"), help=t("compare.families_help"))
+    k = components.select_slider(t("compare.k"), K_CHOICES, value=8, bind=LINK, key=f"{KEY}_k",
+                                 help=t("compare.k_help"))
     families = tuple(f for f in FAMILIES if f in picked)  # the page's order, whatever the clicking order
     if not families:
         st.info(t("compare.no_family"), icon=":material/info:")
     else:
         with st.spinner(t("compare.building")):
-            live.trainer_for(KEY, (identity, families), lambda: Race(train, heldout, modes=modes, families=families),
+            live.trainer_for(KEY, (identity, families, k),
+                             lambda: Race(train, heldout, modes=modes, families=families, k=k),
                              speed="normal", speeds=SPEEDS, interval_s=INTERVAL_S)
         live.run(KEY, panel_draw, step_sizes=(1, 10))
         st.markdown(t("compare.reading"))
