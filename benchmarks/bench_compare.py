@@ -1,7 +1,7 @@
 """The five families on one data set (engine.compare.Race), the protocol of the /compare page.
 
 Run from the repo root: ``python -m benchmarks.bench_compare`` (per data set and seed, every family trains
-``--budget`` seconds, 60 by default: about 5 minutes a run, 45 minutes for 3 data sets x 3 seeds);
+``--budget`` seconds, 40 by default: about 4 minutes a run, 35 minutes for 3 data sets x 3 seeds);
 ``--quick`` (CI): moons, seed 0, 1 s each, so the script cannot rot (too short for the targets).
 Data sets: moons, the ring of 8 (modes counted), and a drawn-like shape (``tests/data/drawn_shape.csv``:
 a hand-drawn heart and a dot, 850 points; training and held-out halves of it).
@@ -30,6 +30,7 @@ from engine.gan.modes import MODE_STD, mode_centers, sample_data
 ROOT = Path(__file__).resolve().parents[1]
 DRAWN = ROOT / "tests" / "data" / "drawn_shape.csv"
 N_TRAIN, N_HELDOUT = 4000, 1000
+EVAL_EVERY = 50  # rounds between a family's scores (the page scores every 10: it shows them live)
 
 
 def dataset(name: str, seed: int):
@@ -44,13 +45,18 @@ def dataset(name: str, seed: int):
 
 
 def run(name: str, seed: int, budget: float) -> Race:
-    """Rounds until every family has trained ``budget`` seconds (scores every 25 rounds), then a last score."""
+    """Rounds until every family has trained ``budget`` seconds (each scored every ``EVAL_EVERY`` rounds, 50
+    rounds or about 0.5-1 s of its own training), then a last score; one progress line per run."""
     train, heldout, modes = dataset(name, seed)
-    race = Race(train, heldout, modes=modes, seed=seed)
+    start = time.perf_counter()
+    race = Race(train, heldout, modes=modes, seed=seed, eval_every=EVAL_EVERY)
     while min(lane.seconds for lane in race.lanes.values()) < budget:
         race.step(5)
     for family in race.families:
         race.score(family)
+    reached = ", ".join(f"{f} {lane.reached.get(3, float('nan')):.1f}/{lane.reached.get(2, float('nan')):.1f} s"
+                        for f, lane in race.lanes.items())
+    print(f"  {name} seed {seed}: {time.perf_counter() - start:.0f} s wall; to 3x/2x: {reached}", flush=True)
     return race
 
 
@@ -82,7 +88,7 @@ def table(name: str, seeds: list[int], budget: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="moons, seed 0, 1 s a family (CI)")
-    parser.add_argument("--budget", type=float, default=60.0, help="training seconds per family")
+    parser.add_argument("--budget", type=float, default=40.0, help="training seconds per family")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=["moons", "ring8", "drawn"])
     args = parser.parse_args()
