@@ -19,6 +19,7 @@ LINK = "drawn"  # the URL parameter
 LINK_POINTS = 600  # at most this many points go into a link (4 bytes each: about 3,200 characters)
 SCALE = 100.0  # coordinates in steps of 0.01
 LIMIT = 300.0  # |coordinate| <= 300 fits an int16 at that scale
+MOST = 5000  # points a drawing keeps (the canvas stops there; a session's store is bounded by it)
 MIN_POINTS = 64  # fewer leave under 16 held-out points (a quarter) to score the models on
 
 
@@ -29,7 +30,7 @@ def get(state: MutableMapping) -> np.ndarray | None:
 
 def store(state: MutableMapping, points) -> None:
     array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    state[KEY] = array[np.all(np.isfinite(array), axis=1)]
+    state[KEY] = array[np.all(np.isfinite(array), axis=1)][:MOST]
 
 
 def encode(points: np.ndarray) -> str | None:

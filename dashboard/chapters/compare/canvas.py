@@ -7,14 +7,17 @@ shapes, where the page needs points in the data's coordinates, with a brush that
 
 The canvas shows [-VIEW, VIEW]^2. While the mouse (or a finger, or a pen) is down, every move of at least
 half a brush width drops ``density`` points, Gaussian around the pointer with the brush's standard
-deviation. A stroke is sent to Python when it ends (``result.points``: a flat list x0, y0, x1, y1, ...);
-Undo removes the last stroke, Clear all of them. Python's ``points`` are drawn as the first stroke when
-the canvas mounts or when ``version`` changes (a link or a preset put there), never over a drawing.
+deviation, up to ``drawn.MOST`` points in all. A stroke is sent to Python when it ends (``result.points``:
+a flat list x0, y0, x1, y1, ...); Undo removes the last stroke, Clear all of them. Python's ``points``
+are drawn as the first stroke when the canvas mounts or when ``version`` changes (a link put them there),
+never over a drawing.
 """
 
 from __future__ import annotations
 
 from streamlit.components.v2 import component
+
+from dashboard.shared import drawn
 
 VIEW = 3.0
 
@@ -43,8 +46,11 @@ export default function (component) {
               s.view - (event.clientY - r.top) / r.height * 2 * s.view];
     };
     const gauss = () => Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
+    const total = () => s.strokes.reduce((n, stroke) => n + stroke.length / 2, 0);
     const drop = (p) => {
-      for (let i = 0; i < s.density; i++) s.current.push(p[0] + s.brush * gauss(), p[1] + s.brush * gauss());
+      for (let i = 0; i < s.density && total() < s.most; i++) {
+        s.current.push(p[0] + s.brush * gauss(), p[1] + s.brush * gauss());
+      }
       s.last = p;
     };
     s.canvas.addEventListener('pointerdown', (e) => {
@@ -66,7 +72,7 @@ export default function (component) {
     s.clear.addEventListener('click', () => { s.strokes = []; draw(s); send(); });
     new ResizeObserver(() => draw(s)).observe(s.canvas);
   }
-  s.view = data.view; s.brush = data.brush; s.density = data.density; s.labels = data.labels;
+  s.view = data.view; s.brush = data.brush; s.density = data.density; s.labels = data.labels; s.most = data.most;
   s.undo.textContent = data.labels.undo;
   s.clear.textContent = data.labels.clear;
   if (s.version !== data.version) {
@@ -97,7 +103,7 @@ function draw(s) {
   for (const stroke of s.strokes) {
     for (let i = 0; i < stroke.length; i += 2) { g.fillRect(px(stroke[i]) - 1.5, py(stroke[i + 1]) - 1.5, 3, 3); n++; }
   }
-  s.count.textContent = s.labels.count.replace('{n}', n);
+  s.count.textContent = (n >= s.most ? s.labels.full : s.labels.count).replace('{n}', n);
   if (!n) {
     g.fillStyle = '#64748b'; g.font = '16px sans-serif'; g.textAlign = 'center';
     g.fillText(s.labels.hint, size / 2, size / 2);
@@ -123,6 +129,6 @@ def canvas(*, key: str, points, version: int, brush: float, density: int, labels
     """Mount the canvas; the drawn points as a flat list (x0, y0, x1, y1, ...), or None before any stroke."""
     flat = [round(float(v), 3) for v in points.ravel()] if points is not None else []
     result = _canvas(key=key, data={"points": flat, "version": version, "view": VIEW, "brush": brush,
-                                    "density": density, "labels": labels},
+                                    "density": density, "labels": labels, "most": drawn.MOST},
                      default={"points": None}, on_points_change=lambda: None)
     return result.points

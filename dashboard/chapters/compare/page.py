@@ -72,7 +72,7 @@ def drawing_panel() -> tuple | None:
     density = settings.select_slider(t("compare.draw.density"), (1, 2, 4, 8, 16), value=4, bind=LINK,
                                         key=f"{KEY}_density", help=t("compare.draw.density_help"))
     labels = {"undo": t("compare.draw.undo"), "clear": t("compare.draw.clear"), "hint": t("compare.draw.hint"),
-              "count": t("compare.draw.count")}
+              "count": t("compare.draw.count"), "full": t("compare.draw.full")}
     settings.caption(t("compare.draw.how"))
     with drawing:
         flat = canvas(key=f"{KEY}_canvas", points=drawn.get(state) if drawn.KEY in state else None,
