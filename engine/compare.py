@@ -223,12 +223,13 @@ class Race:
             if lane.trainer.stopped is not None:
                 lane.trainer.resume()
 
-    def step(self, n: int = 1) -> list[dict[str, float]]:
-        """``n`` rounds; each family takes its ``ROUND_STEPS`` (a family that stopped itself sits out)."""
+    def step(self, n: int = 1, only: set[str] | None = None) -> list[dict[str, float]]:
+        """``n`` rounds; each family takes its ``ROUND_STEPS`` (a family that stopped itself sits out, and so
+        does one not in ``only`` when it is given: a benchmark stops a family at its time budget)."""
         taken = []
         for _ in range(int(n)):
             for family, lane in self.lanes.items():
-                if lane.trainer.stopped is None:
+                if lane.trainer.stopped is None and (only is None or family in only):
                     start = time.perf_counter()
                     lane.trainer.step(ROUND_STEPS[family])
                     lane.seconds += time.perf_counter() - start
