@@ -18,7 +18,8 @@ The file is ordinary safetensors (readable by any safetensors library; nothing i
   class, compared on restore, never imported), ``genmodels.state`` (the state as JSON with each array
   replaced by ``{"tensor": name}``; dictionaries as ``{"dict": [[key, value], ...]}`` so integer keys
   such as an optimiser's parameter numbers survive; a history, a list of dicts of numbers, as one array
-  per metric, ``{"records": [[metric, name], ...]}``), ``genmodels.config`` (the dataclasses the trainer
+  per metric, ``{"records": [[metric, name], ...]}``, with a 0/1 array where a metric is only sometimes
+  there), ``genmodels.config`` (the dataclasses the trainer
   was built from, as JSON, for a reader that rebuilds it) and ``genmodels.extra`` (the caller's JSON,
   e.g. the page's control values);
 * the training points are the tensor ``data`` (a model resumes on the points it was trained on: a
@@ -124,7 +125,7 @@ def restore(trainer, saved: SavedTrainer) -> None:
     before = trainer.state_dict()
     try:
         trainer.load_state_dict(saved.state)
-    except (KeyError, RuntimeError, ValueError, TypeError) as error:
+    except Exception as error:  # any mismatch: a wrong key, shape, type or version
         trainer.load_state_dict(before)  # a half-loaded trainer would train on a mix of both
         reason = str(error).splitlines()[0]
         raise TrainerFileError("does_not_fit", f"the weights do not fit this network ({reason})",
@@ -154,19 +155,24 @@ def _split(value, path: str, arrays: dict) -> Any:
 
 
 def _columns(records: list) -> dict[str, np.ndarray] | None:
-    """A list of dicts with the same keys and, per key, all floats or all ints, as one array per key
-    (16 bytes a step in a file instead of about 50 as JSON); None for anything else."""
+    """A list of dicts of numbers (a history) as one array per key, all floats or all ints per key
+    (8 bytes a value in a file instead of about 25 as JSON); None for anything else. A key that only some
+    entries have (the VAE's exact log p(x), every 25 steps) gets a placeholder where it is missing and a
+    ``<key>?`` array of 0/1 saying where it is there."""
     if not records or not all(type(r) is dict for r in records):
         return None
-    keys = list(records[0])
-    if not all(isinstance(k, str) for k in keys) or any(list(r) != keys for r in records):
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    if not all(isinstance(k, str) and not k.endswith("?") for k in keys):
         return None
     columns = {}
     for k in keys:
-        kinds = {type(r[k]) for r in records}
+        present = np.array([k in r for r in records])
+        kinds = {type(r[k]) for r in records if k in r}
         if kinds not in ({float}, {int}):
             return None
-        columns[k] = np.array([r[k] for r in records], dtype=np.float64 if kinds == {float} else np.int64)
+        columns[k] = np.array([r.get(k, 0) for r in records], dtype=np.float64 if kinds == {float} else np.int64)
+        if not present.all():
+            columns[k + "?"] = present.astype(np.uint8)
     return columns
 
 
@@ -174,8 +180,11 @@ def _join(value, arrays: dict) -> Any:
     if isinstance(value, list):
         return [_join(v, arrays) for v in value]
     if isinstance(value, dict) and "records" in value:
-        columns = [(name, arrays[tensor].tolist()) for name, tensor in value["records"]]
-        return [{name: column[i] for name, column in columns} for i in range(value["length"])]
+        columns = {name: arrays[tensor].tolist() for name, tensor in value["records"]}
+        keys = [name for name in columns if not name.endswith("?")]
+        present = {name: columns.get(name + "?") for name in keys}
+        return [{name: columns[name][i] for name in keys if present[name] is None or present[name][i]}
+                for i in range(value["length"])]
     if isinstance(value, dict):
         if "tensor" in value:
             array = arrays[value["tensor"]]

@@ -23,8 +23,10 @@ has ``metric`` (name), ``value`` ("nan", "inf" or "-inf") and the trainer's sett
 from __future__ import annotations
 
 import math
+import threading
 import time
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -185,6 +187,25 @@ class BaseTrainer(ABC):
         self.history = [dict(h) for h in state["history"]]
         self.stopped = None if state["stopped"] is None else StopReason(**state["stopped"])
         self._load_state(state)
+
+
+# ---- seeded network construction
+_SEEDING = threading.Lock()
+
+
+@contextmanager
+def seeded(seed: int):
+    """``with seeded(seed): net = Module(...)``: layers initialised from ``seed`` alone.
+
+    torch initialises layers from its process-wide generator. Every session of a classroom server is a
+    thread of one process, so two sessions building at once could reseed it in the middle of each
+    other's construction; the lock keeps one construction at a time, and ``fork_rng`` hands the global
+    generator back as it was."""
+    import torch
+
+    with _SEEDING, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
 
 
 # ---- plain copies of torch state, for the state dicts above (numpy / primitives, never tensors)

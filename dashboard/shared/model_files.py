@@ -21,12 +21,14 @@ from collections.abc import MutableMapping, Sequence
 import numpy as np
 import streamlit as st
 
+from dashboard.shared import drawn
 from dashboard.shared.i18n import t
 from engine.trainer_files import SavedTrainer, TrainerFileError, read, restore, to_bytes
 
 PENDING = "model_files_pending"  # session_state: {section key: SavedTrainer} waiting for its trainer
 NOTES = "model_files_notes"  # session_state: {section key: (kind, text)} shown once in the section's popover
 CSV = "csv"  # the data pickers' choice for uploaded points (dashboard.shared.points_upload)
+DRAWN = "drawn"  # ... and for the compare page's drawing (dashboard.shared.drawn)
 MAX_MB = 16  # the largest file the uploader takes (server.maxUploadSize in .streamlit/config.toml)
 
 
@@ -65,6 +67,8 @@ def uploaded(key: str, keys: Sequence[str], state: MutableMapping | None = None,
         identity = (CSV, "file")
         state[f"{key}_csv_points"] = (identity, np.asarray(saved.data))
         state[f"{key}_data_in_use"] = identity
+    elif settings.get(f"{key}_data") == DRAWN:  # a drawing: it becomes this session's drawing again
+        drawn.store(state, saved.data)
     state[PENDING] = {**state.get(PENDING, {}), key: saved}
     note(state, key, None)
 

@@ -33,7 +33,7 @@ from torch import nn
 
 from engine.checks import positive, whole_number
 from engine.diffusion import process as dm
-from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, to_plain
+from engine.training import BaseTrainer, load_optimizer_state, optimizer_state, seeded, to_plain
 
 N_EVAL = 1000  # samples and fresh data points per quality evaluation (the issue's protocol)
 N_DIRECTIONS = 500  # sliced W2 projections
@@ -137,9 +137,9 @@ class PointsTrainer(BaseTrainer):
 
     def _networks(self, build) -> None:
         """``model`` and its EMA copy from ``build()`` (seeded), Adam, and the minibatch generator reseeded."""
-        torch.manual_seed(self.config.seed)
-        self.model = build()
-        self.ema_model = build().requires_grad_(False)
+        with seeded(self.config.seed):
+            self.model = build()
+            self.ema_model = build().requires_grad_(False)
         self.ema_model.load_state_dict(self.model.state_dict())
         self._params, self._ema_params = list(self.model.parameters()), list(self.ema_model.parameters())
         self._opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)

@@ -93,5 +93,6 @@ def three_samplers(points, n: int, steps: int, seed: int, flow_sampler: str = "e
         paths["flow"] = torch.stack(path).numpy()
     else:
         paths["flow"] = fm.sample(velocity, noise, steps, flow_sampler).numpy()
-    evaluations = {"ddpm": steps, "ddim": steps, "flow": fm.evaluations(flow_sampler, steps)}
+    flow_cost = steps if on_ddim_clock else fm.evaluations(flow_sampler, steps)  # DDIM's clock: Euler steps
+    evaluations = {"ddpm": steps, "ddim": steps, "flow": flow_cost}
     return SamplerPaths(paths, evaluations)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.training import load_optimizer_state, optimizer_state, to_plain
+from engine.training import load_optimizer_state, optimizer_state, seeded, to_plain
 
 
 def _mlp(n_in: int, width: int, depth: int, n_out: int, act) -> nn.Sequential:
@@ -46,8 +46,7 @@ class GANNets:
     def __init__(self, architecture, settings):
         self.architecture = architecture
         a = architecture
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(a.seed))
+        with seeded(int(a.seed)):
             self.g = _mlp(a.latent_dim, a.width, a.depth, 2, nn.ReLU)
         self.g_params = list(self.g.parameters())
         self.g_opt = _optimizer(settings.g_optimizer, self.g_params, settings.g_lr, settings.beta1)
@@ -55,8 +54,7 @@ class GANNets:
 
     def _build_d(self, settings) -> None:
         a = self.architecture
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(a.seed) + 7919 * settings.pack)  # a different D per pack, same for a seed
+        with seeded(int(a.seed) + 7919 * settings.pack):  # a different D per pack, the same for a seed
             self.d = _mlp(2 * settings.pack, a.width, a.depth, 1, lambda: nn.LeakyReLU(0.2))
         self.d_params = list(self.d.parameters())
         self.d_opt = _optimizer(settings.d_optimizer, self.d_params, settings.d_lr, settings.beta1)

@@ -110,7 +110,7 @@ def test_the_races_networks_sample_side_by_side_from_the_same_noise(page_app):
     at.select_slider(key="compare_sampler_steps").set_value(5).run()
     assert not at.exception
     race = at.session_state["live::compare"].trainer
-    result = trained_samplers(race.lanes["ddpm"].trainer, race.lanes["flow"].trainer, 500, 5, seed=3)
+    result = trained_samplers(race.lanes["ddpm"].trainer, race.lanes["flow"].trainer, 1000, 5, seed=3)
     shown = {m.label.split(":")[0]: m.value for m in at.metric}
     for kind, name in (("ddpm", "DDPM"), ("ddim", "DDIM"), ("flow", translate("en", "diffusion_samplers.names.flow"))):
         assert shown[name] == f"{race.sliced_w2_of(result.samples(kind)) / race.floor:.2f}×"

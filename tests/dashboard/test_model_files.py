@@ -68,3 +68,14 @@ def test_uploaded_points_come_back_with_the_file(choice):
         assert state["gan_live_data_in_use"] == identity and np.array_equal(restored, points)
     else:
         assert "gan_live_csv_points" not in state
+
+
+def test_a_model_trained_on_a_drawing_brings_the_drawing_back():
+    from dashboard.shared import drawn
+
+    points = np.random.default_rng(3).normal(size=(150, 2))
+    trainer = GAN2DTrainer(points, GANArchitecture(), GANSettings())
+    blob = trainer_files.to_bytes(trainer, extra={"section": "gan_live", "settings": {"gan_live_data": "drawn"}})
+    state: dict = {}  # another session: nothing drawn there
+    model_files.uploaded("gan_live", ("gan_live_data",), state=state, blob=blob)
+    assert np.array_equal(drawn.get(state), points) and state["gan_live_data"] == "drawn"

@@ -93,3 +93,52 @@ def test_views_have_the_shapes_the_page_draws(ring_race):
     assert views["vae"]["grid"].shape == (22, 41, 2)
     assert views["ddpm"]["paths"].shape[0] == views["flow"]["paths"].shape[0] == 7
     assert np.allclose(views["flow"]["paths"][:, -1], ring_race.lanes["flow"].trainer.trajectories(7, 0)[-1])
+
+
+def test_points_on_a_line_do_not_break_the_mixture():
+    x = np.column_stack([np.linspace(-2, 2, 300), np.zeros(300)])  # every y is 0
+    trainer = compare.MixtureTrainer(x, k=3)
+    trainer.step(20)
+    assert trainer.stopped is None and np.isfinite(trainer.history[-1]["log_likelihood"])
+
+
+def test_a_race_stops_at_its_round_limit_until_reset(monkeypatch):
+    monkeypatch.setattr(compare, "MAX_ROUNDS", 3)
+    race = compare.Race(sample_data("moons", 300, 0), sample_data("moons", 100, 1), families=("mixture",))
+    assert len(race.step(5)) == 3 and race.stopped.code == "rounds" and race.step_count == 3
+    race.resume()  # play after the stop: the lanes may go on, the race does not
+    assert race.step(1) == [] and race.stopped is not None
+    race.reset()
+    assert race.stopped is None and len(race.step(2)) == 2
+    assert len(race.history) == 1  # the race keeps its latest round only
+
+
+def test_networks_built_at_once_in_many_threads_get_their_seeds_weights():
+    """Every session is a thread of one process: construction under engine.training.seeded is one at a time,
+    so a network's initial weights depend on its seed alone, not on who else is building."""
+    import threading
+
+    from engine.diffusion.live import Diffusion2DConfig, Diffusion2DTrainer
+    from engine.gan.live import GANArchitecture, GANSettings
+    from engine.gan.nets import GANNets
+
+    points = sample_data("moons", 200, 0)
+    reference = Diffusion2DTrainer(Diffusion2DConfig(seed=5, eval_every=10**9), points).model.state_dict()
+    gan = GANNets(GANArchitecture(seed=5), GANSettings()).g.state_dict()
+    built, failures = [], []
+
+    def build() -> None:
+        for _ in range(3):
+            trainer = Diffusion2DTrainer(Diffusion2DConfig(seed=5, eval_every=10**9), points)
+            nets = GANNets(GANArchitecture(seed=5), GANSettings())
+            built.append((trainer.model.state_dict(), nets.g.state_dict()))
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for ddpm, g in built:
+        failures += [k for k in reference if not torch.equal(ddpm[k], reference[k])]
+        failures += [k for k in gan if not torch.equal(g[k], gan[k])]
+    assert len(built) == 12 and not failures

@@ -151,6 +151,7 @@ def test_three_samplers_share_the_noise_and_the_flow_on_ddims_clock_is_ddim():
     assert all(np.array_equal(s, starts[0]) for s in starts)  # one noise draw for all three
     assert result.evaluations == {"ddpm": 7, "ddim": 7, "flow": 7}
     assert three_samplers(points, 80, 7, seed=3, flow_sampler="heun").evaluations["flow"] == 13
-    clocked = three_samplers(points, 80, 7, seed=3, on_ddim_clock=True)
+    clocked = three_samplers(points, 80, 7, seed=3, flow_sampler="heun", on_ddim_clock=True)
+    assert clocked.evaluations["flow"] == 7  # on DDIM's clock the flow takes Euler steps, whatever the solver
     assert np.abs(clocked.samples("flow") - clocked.samples("ddim")).max() < 1e-9
     assert np.abs(result.samples("flow") - result.samples("ddim")).max() > 1e-3  # its own clock differs

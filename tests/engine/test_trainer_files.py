@@ -100,3 +100,17 @@ def test_a_truncated_file_is_refused():
     blob = trainer_files.to_bytes(TRAINERS["vae"]())
     with pytest.raises(trainer_files.TrainerFileError, match="damaged"):
         trainer_files.read(blob[:-100])
+
+
+def test_a_history_with_occasional_metrics_stays_compact():
+    """The VAE records its exact log p(x) every 25 steps only: the history is stored as arrays (with a
+    0/1 array for where a metric is there), a few dozen bytes a step, not JSON (about 150)."""
+    trainer = TRAINERS["vae"]()
+    trainer.step(100)
+    small = len(trainer_files.to_bytes(trainer))
+    trainer.step(400)
+    per_step = (len(trainer_files.to_bytes(trainer)) - small) / 400
+    assert per_step < 60, per_step
+    resumed = TRAINERS["vae"]()
+    trainer_files.restore(resumed, trainer_files.read(trainer_files.to_bytes(trainer)))
+    assert resumed.history == trainer.history  # the occasional metrics exactly where they were

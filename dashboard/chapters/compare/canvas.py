@@ -40,6 +40,7 @@ export default function (component) {
     s.count = wrap.querySelector('.gm-count');
     STATES.set(parentElement, s);
     const send = () => setStateValue('points', s.strokes.flat().map(v => Math.round(v * 1000) / 1000));
+    s.send = send;
     const toData = (event) => {
       const r = s.canvas.getBoundingClientRect();
       return [(event.clientX - r.left) / r.width * 2 * s.view - s.view,
@@ -75,9 +76,11 @@ export default function (component) {
   s.view = data.view; s.brush = data.brush; s.density = data.density; s.labels = data.labels; s.most = data.most;
   s.undo.textContent = data.labels.undo;
   s.clear.textContent = data.labels.clear;
-  if (s.version !== data.version) {
+  if (s.version !== data.version) {  // a link's drawing: it replaces the strokes, and Python hears so
+    const first = s.version === null;
     s.version = data.version;
     s.strokes = data.points.length ? [data.points.slice()] : [];
+    if (!first) s.send();
   }
   draw(s);
 }

@@ -195,7 +195,7 @@ def samplers_section() -> None:
                                format_func=labeler("diffusion_samplers.samplers"), key=f"{KEY}_flow_sampler")
     with live.locked(KEY) as race:  # the networks a tick trains: read them between ticks
         lanes = race.lanes
-        result = trained_samplers(lanes["ddpm"].trainer, lanes["flow"].trainer, 500, steps, seed=3,
+        result = trained_samplers(lanes["ddpm"].trainer, lanes["flow"].trainer, 1000, steps, seed=3,
                                   flow_sampler=flow_sampler)
         ratios = {kind: race.sliced_w2_of(result.samples(kind)) / race.floor for kind in result.paths}
         rounds = race.step_count
