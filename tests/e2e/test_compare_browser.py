@@ -62,7 +62,8 @@ def test_drawn_points_train_the_race_and_travel_in_the_link(browser, streamlit_s
     page.get_by_role("button", name=translate("en", "compare.draw.undo")).click()
     wait_for_count(page, lambda n: n == after_one)
     wait_until_idle(page)
-    stroke(page, box, 0.7)  # draw the second stroke again, then train on the drawing
+    canvas.scroll_into_view_if_needed()  # pressing Undo (under the canvas) scrolled the page
+    stroke(page, canvas.bounding_box(), 0.7)  # draw the second stroke again, then train on the drawing
     wait_for_count(page, lambda n: n > after_one)
     wait_until_idle(page)
     page.locator(".st-key-compare_step10 button").click()
