@@ -49,7 +49,7 @@ def run(name: str, seed: int, budget: float) -> Race:
     rounds or about 0.5-1 s of its own training), then a last score; one progress line per run."""
     train, heldout, modes = dataset(name, seed)
     start = time.perf_counter()
-    race = Race(train, heldout, modes=modes, seed=seed, eval_every=EVAL_EVERY)
+    race = Race(train, heldout, modes=modes, seed=seed, eval_every=EVAL_EVERY, max_rounds=None)
     while training := {f for f, lane in race.lanes.items() if lane.seconds < budget}:
         race.step(5, only=training)  # a family stops at its budget, so each gets the same training time
     for family in race.families:

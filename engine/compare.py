@@ -193,13 +193,14 @@ class Race:
     """Five families trained side by side on ``train``, scored against ``heldout`` (see the module)."""
 
     def __init__(self, train, heldout, modes: tuple[np.ndarray, float] | None = None, families=FAMILIES,
-                 seed: int = 0, eval_every: int = EVAL_EVERY, k: int = 8):
+                 seed: int = 0, eval_every: int = EVAL_EVERY, k: int = 8, max_rounds: int | None = MAX_ROUNDS):
         self.train = np.asarray(train, dtype=np.float64)
         self.heldout = np.asarray(heldout, dtype=np.float64)
         if self.train.ndim != 2 or self.train.shape[1] != 2 or len(self.train) < 16 or len(self.heldout) < 16:
             raise ValueError("the race needs (n, 2) training and held-out sets of at least 16 points each")
         self.data = self.train
         self.modes, self.families, self.seed, self.eval_every, self.k = modes, tuple(families), seed, eval_every, k
+        self.max_rounds = max_rounds  # None: no limit (a benchmark); the page's sessions keep the default
         pick = np.random.default_rng(seed + 5)
         self._score_heldout = self.heldout[pick.choice(len(self.heldout), N_SCORE, replace=len(self.heldout) < N_SCORE)]
         score_train = self.train[pick.choice(len(self.train), N_SCORE, replace=len(self.train) < N_SCORE)]
@@ -233,8 +234,8 @@ class Race:
         does one not in ``only`` when it is given: a benchmark stops a family at its time budget)."""
         taken = []
         for _ in range(int(n)):
-            if self.step_count >= MAX_ROUNDS:  # each lane keeps a history per step: a session's memory is bounded
-                self.stopped = StopReason("rounds", self.step_count, {"rounds": MAX_ROUNDS})
+            if self.max_rounds is not None and self.step_count >= self.max_rounds:  # a session's memory is bounded
+                self.stopped = StopReason("rounds", self.step_count, {"rounds": self.max_rounds})
                 break
             for family, lane in self.lanes.items():
                 if lane.trainer.stopped is None and (only is None or family in only):

@@ -102,9 +102,9 @@ def test_points_on_a_line_do_not_break_the_mixture():
     assert trainer.stopped is None and np.isfinite(trainer.history[-1]["log_likelihood"])
 
 
-def test_a_race_stops_at_its_round_limit_until_reset(monkeypatch):
-    monkeypatch.setattr(compare, "MAX_ROUNDS", 3)
-    race = compare.Race(sample_data("moons", 300, 0), sample_data("moons", 100, 1), families=("mixture",))
+def test_a_race_stops_at_its_round_limit_until_reset():
+    race = compare.Race(sample_data("moons", 300, 0), sample_data("moons", 100, 1), families=("mixture",),
+                        max_rounds=3)
     assert len(race.step(5)) == 3 and race.stopped.code == "rounds" and race.step_count == 3
     race.resume()  # play after the stop: the lanes may go on, the race does not
     assert race.step(1) == [] and race.stopped is not None
