@@ -62,9 +62,8 @@ def section() -> None:
     on_clock = st.checkbox(t(f"{KEY}.ddim_clock"), bind=LINK, key=f"{KEY}_ddim_clock", help=t(f"{KEY}.ddim_clock_help"))
     with st.spinner(t(f"{KEY}.running")):
         result = compare(name, steps, flow_sampler, on_clock)
-    left, right = st.columns(2)
-    left.latex(t(f"{KEY}.ddim_equation"))
-    right.latex(t(f"{KEY}.flow_equation"))
+    st.latex(t(f"{KEY}.ddim_equation"))  # one under the other: side by side they overflow a laptop's column
+    st.latex(t(f"{KEY}.flow_equation"))
     titles = {kind: t(f"{KEY}.titles.{kind}", n=result["rows"][kind]["evaluations"]) for kind in result["paths"]}
     labels = {name: t(f"{KEY}.series.{name}") for name in ("data", "paths", "noise", "samples")}
     chart(plots.samplers_figure(result["points"], result["paths"], SHOWN, titles=titles, labels=labels),
