@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.chapters.diffusion import samplers
 from dashboard.shared.i18n import translate
 from engine import toy2d
+from engine.capacity import nearest_distances
 from engine.flow.samplers import three_samplers
 from tests.conftest import APP_TIMEOUT_S
 from tests.dashboard.plotly_spec import chart
@@ -43,7 +44,7 @@ def test_the_numbers_are_the_engines_and_one_step_lands_everyone_on_the_mean():
     assert len(set(values.values())) == 1  # one step from pure noise: every sampler predicts the data's mean
     points = toy2d.sample("moons", samplers.POINTS, 0)
     result = three_samplers(points, samplers.PARTICLES, 1, seed=1)
-    mean_offset = np.median(samplers.nearest(result.samples("ddim"), points))
+    mean_offset = np.median(nearest_distances(result.samples("ddim"), points))
     assert values["DDIM"] == pytest.approx(mean_offset, abs=5e-4)
     assert np.allclose(result.samples("ddim"), points.mean(0), atol=0.05)  # all near the mean of the data
     spec = chart(at, f"{KEY}_figure")

@@ -148,8 +148,10 @@ def scoreboard(race) -> str:
         reached = t("compare.reached", seconds=lane.reached[2]) if 2 in lane.reached else t("compare.not_yet")
         ratio = "—" if not np.isfinite(score.ratio) else f"{score.ratio:.2f}×"
         stopped = f" ⚠ {t('compare.stopped')}" if lane.trainer.stopped is not None else ""
-        cells = (f"{t(f'compare.names.{family}')}{stopped}", f"{score.train_seconds:.1f} s · {score.steps}", ratio,
-                 modes, likelihood, str(score.evaluations), f"{1000 * score.sample_seconds:.0f} ms", reached)
+        trained = t("compare.cells.trained", seconds=score.train_seconds, steps=score.steps)
+        sampling = t("compare.cells.sampling", ms=1000 * score.sample_seconds)
+        cells = (f"{t(f'compare.names.{family}')}{stopped}", trained, ratio, modes, likelihood,
+                 str(score.evaluations), sampling, reached)
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -30,22 +30,18 @@ SHOWN = 40  # particles whose paths are drawn
 @st.cache_data(max_entries=64, show_spinner=False)
 def compare(name: str, steps: int, flow_sampler: str, on_ddim_clock: bool) -> dict:
     """The three samplers' paths and numbers (the same for every session: cached once per process)."""
+    from engine.capacity import nearest_distances
     from engine.flow import straightness
     from engine.flow.samplers import three_samplers
 
     points = toy2d.sample(name, POINTS, 0)
     result = three_samplers(points, PARTICLES, steps, seed=1, flow_sampler=flow_sampler, on_ddim_clock=on_ddim_clock)
     rows = {kind: {"evaluations": result.evaluations[kind],
-                   "off": float(np.median(nearest(result.samples(kind), points))),
+                   "off": float(np.median(nearest_distances(result.samples(kind), points))),
                    "straightness": float(np.median(straightness(path)))}
             for kind, path in result.paths.items()}
     return {"points": points, "paths": result.paths, "rows": rows,
             "ddim_gap": float(np.abs(result.samples("flow") - result.samples("ddim")).max())}
-
-
-def nearest(samples: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Each sample's distance to the nearest of the points (the exact fields end on them: 0 when it arrived)."""
-    return np.sqrt(((samples[:, None, :] - points[None, :, :]) ** 2).sum(axis=2).min(axis=1))
 
 
 @section
